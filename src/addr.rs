@@ -1,0 +1,192 @@
+//! The peer address as text: RFC 5952 for IPv6, dotted quad for IPv4, into a
+//! fixed buffer so that nothing is allocated.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use crate::Flags;
+
+/// `ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255` is the longest form.
+pub(crate) const MAX_IP_TEXT: usize = 45;
+
+/// An address rendered as text.
+#[derive(Clone, Copy)]
+pub struct IpText {
+    buf: [u8; MAX_IP_TEXT],
+    len: usize,
+}
+
+impl IpText {
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits, hex letters, '.' and ':' are ever written.
+        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+    }
+
+    fn push(&mut self, bytes: &[u8]) {
+        self.buf[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+        self.len += bytes.len();
+    }
+
+    fn push_decimal(&mut self, mut n: u32) {
+        let mut digits = [0u8; 10];
+        let mut i = digits.len();
+        loop {
+            i -= 1;
+            digits[i] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.push(&digits[i..]);
+    }
+
+    fn push_v4(&mut self, ip: Ipv4Addr) {
+        for (i, octet) in ip.octets().into_iter().enumerate() {
+            if i > 0 {
+                self.push(b".");
+            }
+            self.push_decimal(octet.into());
+        }
+    }
+
+    fn push_hex(&mut self, group: u16) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut started = false;
+        for shift in [12, 8, 4, 0] {
+            let nibble = (group >> shift) & 0xf;
+            if nibble != 0 || started || shift == 0 {
+                started = true;
+                self.push(&[HEX[nibble as usize]]);
+            }
+        }
+    }
+
+    /// RFC 5952 §4: lower-case hex, no leading zeros, the longest run of two
+    /// or more zero groups (the first of equal runs) shortened to `::`.
+    fn push_v6(&mut self, ip: Ipv6Addr) {
+        let groups = ip.segments();
+        // "No run" is an empty run past the end, so the loop below needs no special case.
+        let (mut best_start, mut best_len) = (8, 0);
+        let mut i = 0;
+        while i < 8 {
+            if groups[i] == 0 {
+                let start = i;
+                while i < 8 && groups[i] == 0 {
+                    i += 1;
+                }
+                if i - start > best_len.max(1) {
+                    (best_start, best_len) = (start, i - start);
+                }
+            } else {
+                i += 1;
+            }
+        }
+        let mut i = 0;
+        while i < 8 {
+            if i == best_start {
+                self.push(b"::");
+                i += best_len;
+                continue;
+            }
+            if i > 0 && i != best_start + best_len {
+                self.push(b":");
+            }
+            self.push_hex(groups[i]);
+            i += 1;
+        }
+    }
+}
+
+/// The text a reply carries for `ip`. IPv4-mapped IPv6 addresses (what a
+/// dual-stack listener reports for IPv4 clients) become plain IPv4 unless the
+/// host asked to keep them, in which case the mixed notation is used.
+pub fn ip_text(ip: IpAddr, flags: Flags) -> IpText {
+    let mut text = IpText { buf: [0; MAX_IP_TEXT], len: 0 };
+    match ip {
+        IpAddr::V4(v4) => text.push_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) if !flags.contains(Flags::KEEP_V4_MAPPED) => text.push_v4(v4),
+            Some(v4) => {
+                text.push(b"::ffff:");
+                text.push_v4(v4);
+            }
+            None => text.push_v6(v6),
+        },
+    }
+    text
+}
+
+/// The port to report, if any: never with OMIT_PORT, never port 0.
+pub fn reported_port(peer: SocketAddr, flags: Flags) -> Option<u16> {
+    match peer.port() {
+        0 => None,
+        _ if flags.contains(Flags::OMIT_PORT) => None,
+        port => Some(port),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn text(s: &str, flags: Flags) -> String {
+        ip_text(s.parse().unwrap(), flags).as_str().to_owned()
+    }
+
+    #[test]
+    fn rfc5952_examples() {
+        let cases = [
+            ("2001:0db8:0000:0000:0000:0000:0002:0001", "2001:db8::2:1"),
+            ("2001:db8:0:0:1:0:0:1", "2001:db8::1:0:0:1"),
+            ("2001:db8:0:1:1:1:1:1", "2001:db8:0:1:1:1:1:1"),
+            ("2001:DB8::1", "2001:db8::1"),
+            ("::", "::"),
+            ("::1", "::1"),
+            ("1::", "1::"),
+            ("fe80::1", "fe80::1"),
+            ("0:0:1:0:0:0:1:0", "0:0:1::1:0"),
+            ("1.2.3.4", "1.2.3.4"),
+            ("255.0.10.100", "255.0.10.100"),
+        ];
+        for (input, want) in cases {
+            assert_eq!(text(input, Flags::NONE), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn v4_mapped() {
+        assert_eq!(text("::ffff:127.0.0.1", Flags::NONE), "127.0.0.1");
+        assert_eq!(text("::ffff:127.0.0.1", Flags::KEEP_V4_MAPPED), "::ffff:127.0.0.1");
+        // IPv4-compatible (deprecated) addresses are not unmapped.
+        assert_eq!(text("::1.2.3.4", Flags::NONE), "::102:304");
+    }
+
+    #[test]
+    fn ports() {
+        let peer: SocketAddr = "[::1]:5222".parse().unwrap();
+        assert_eq!(reported_port(peer, Flags::NONE), Some(5222));
+        assert_eq!(reported_port(peer, Flags::OMIT_PORT), None);
+        assert_eq!(reported_port("1.2.3.4:0".parse().unwrap(), Flags::NONE), None);
+    }
+
+    proptest! {
+        /// std's Display is RFC 5952 too, apart from the mapped range.
+        #[test]
+        fn matches_std(bits: u128) {
+            let ip = Ipv6Addr::from(bits);
+            prop_assume!(ip.to_ipv4_mapped().is_none());
+            let ours = ip_text(IpAddr::V6(ip), Flags::NONE);
+            prop_assert_eq!(ours.as_str(), ip.to_string());
+        }
+
+        #[test]
+        fn mapped_round_trips(v4: u32) {
+            let ip = Ipv4Addr::from(v4);
+            let unmapped = ip_text(IpAddr::V6(ip.to_ipv6_mapped()), Flags::NONE);
+            let kept = ip_text(IpAddr::V6(ip.to_ipv6_mapped()), Flags::KEEP_V4_MAPPED);
+            prop_assert_eq!(unmapped.as_str(), ip.to_string());
+            prop_assert_eq!(kept.as_str(), ip.to_ipv6_mapped().to_string());
+        }
+    }
+}

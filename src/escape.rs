@@ -1,0 +1,250 @@
+//! Character data in and out: validating and decoding what the stanza holds,
+//! escaping what we write. Both work piecewise so nothing is allocated.
+
+/// The input broke an XML well-formedness rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Malformed;
+
+/// One piece of decoded character data: a literal run copied from the input,
+/// or a single character that came from a reference or from normalisation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Piece<'a> {
+    Run(&'a str),
+    Char(char),
+}
+
+/// Where the data sits decides how raw whitespace is normalised (XML 1.0 §2.11
+/// and §3.3.3): in an attribute value every literal tab, CR or LF becomes a
+/// space, so an `id` spread over lines is echoed as the peer's parser saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Context {
+    Text,
+    Attribute,
+}
+
+/// Walks escaped character data, checks every reference and hands out the
+/// decoded pieces. Unknown entities are errors: stanzas carry no DTD that
+/// could define them.
+pub fn decode<'a, F>(raw: &'a str, ctx: Context, mut visit: F) -> Result<(), Malformed>
+where
+    F: FnMut(Piece<'a>),
+{
+    let bytes = raw.as_bytes();
+    let mut run_start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let special = match b {
+            b'&' | b'<' | b'\r' => true,
+            b'\t' | b'\n' => ctx == Context::Attribute,
+            b'>' => ctx == Context::Text,
+            _ => false,
+        };
+        if !special {
+            i += 1;
+            continue;
+        }
+        if run_start < i {
+            visit(Piece::Run(&raw[run_start..i]));
+        }
+        match b {
+            b'&' => {
+                let rest = &bytes[i + 1..];
+                let semi = memchr::memchr(b';', rest).ok_or(Malformed)?;
+                visit(Piece::Char(reference(&rest[..semi])?));
+                i += semi + 2;
+            }
+            b'<' => return Err(Malformed),
+            b'\r' => {
+                // Line ends are normalised to LF before anything else.
+                if bytes.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+                visit(Piece::Char(if ctx == Context::Attribute { ' ' } else { '\n' }));
+                i += 1;
+            }
+            b'>' => {
+                // `]]>` may not appear in text outside a CDATA section.
+                if i >= 2 && &bytes[i - 2..i] == b"]]" {
+                    return Err(Malformed);
+                }
+                visit(Piece::Char('>'));
+                i += 1;
+            }
+            _ => {
+                visit(Piece::Char(' '));
+                i += 1;
+            }
+        }
+        run_start = i;
+    }
+    if run_start < bytes.len() {
+        visit(Piece::Run(&raw[run_start..]));
+    }
+    Ok(())
+}
+
+/// Resolves the name between `&` and `;`.
+fn reference(name: &[u8]) -> Result<char, Malformed> {
+    let code = match name {
+        b"lt" => return Ok('<'),
+        b"gt" => return Ok('>'),
+        b"amp" => return Ok('&'),
+        b"apos" => return Ok('\''),
+        b"quot" => return Ok('"'),
+        [b'#', b'x', hex @ ..] => parse_code(hex, 16)?,
+        [b'#', dec @ ..] => parse_code(dec, 10)?,
+        _ => return Err(Malformed),
+    };
+    char::from_u32(code)
+        .filter(|&c| is_xml_char(c))
+        .ok_or(Malformed)
+}
+
+fn parse_code(digits: &[u8], radix: u32) -> Result<u32, Malformed> {
+    if digits.is_empty() || digits.len() > 8 {
+        return Err(Malformed);
+    }
+    let mut value: u32 = 0;
+    for &d in digits {
+        let digit = (d as char).to_digit(radix).ok_or(Malformed)?;
+        value = value.checked_mul(radix).ok_or(Malformed)? + digit;
+    }
+    Ok(value)
+}
+
+/// XML 1.0 `Char`: what a document may contain at all.
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
+/// Checks that every character of `s` is an XML `Char`. Valid UTF-8 cannot hold
+/// surrogates, so only C0 controls and U+FFFE/U+FFFF need looking for.
+pub fn all_xml_chars(s: &str) -> bool {
+    let bytes = s.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
+            return false;
+        }
+        if b == 0xEF && bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+/// True when the decoded data equals `expected` exactly.
+pub fn decoded_eq(raw: &str, ctx: Context, expected: &str) -> Result<bool, Malformed> {
+    let mut rest = expected.as_bytes();
+    let mut equal = true;
+    decode(raw, ctx, |piece| {
+        if !equal {
+            return;
+        }
+        let mut utf8 = [0u8; 4];
+        let part = match piece {
+            Piece::Run(s) => s.as_bytes(),
+            Piece::Char(c) => c.encode_utf8(&mut utf8).as_bytes(),
+        };
+        match rest.strip_prefix(part) {
+            Some(tail) => rest = tail,
+            None => equal = false,
+        }
+    })?;
+    Ok(equal && rest.is_empty())
+}
+
+/// True when the decoded data is only XML white space.
+pub fn decoded_is_blank(raw: &str, ctx: Context) -> Result<bool, Malformed> {
+    let mut blank = true;
+    decode(raw, ctx, |piece| {
+        blank &= match piece {
+            Piece::Run(s) => s.bytes().all(is_space),
+            Piece::Char(c) => c.is_ascii() && is_space(c as u8),
+        }
+    })?;
+    Ok(blank)
+}
+
+/// XML's `S` production.
+pub fn is_space(b: u8) -> bool {
+    matches!(b, b' ' | b'\t' | b'\n' | b'\r')
+}
+
+/// The longest escape we ever emit for one input byte (`'` → `&apos;`).
+pub(crate) const MAX_ESCAPE_GROWTH: usize = 6;
+
+/// Returns the escape for a byte that may not appear literally in an attribute
+/// value quoted with `'` (the quote style of everything we write), or `None`.
+/// Tab, LF and CR are written as references so that attribute-value
+/// normalisation at the receiver does not turn them into spaces.
+#[inline]
+pub fn attribute_escape(b: u8) -> Option<&'static [u8]> {
+    Some(match b {
+        b'&' => b"&amp;",
+        b'<' => b"&lt;",
+        b'>' => b"&gt;",
+        b'\'' => b"&apos;",
+        b'"' => b"&quot;",
+        b'\t' => b"&#x9;",
+        b'\n' => b"&#xA;",
+        b'\r' => b"&#xD;",
+        _ => return None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decoded(raw: &str, ctx: Context) -> Result<String, Malformed> {
+        let mut out = String::new();
+        decode(raw, ctx, |p| match p {
+            Piece::Run(s) => out.push_str(s),
+            Piece::Char(c) => out.push(c),
+        })?;
+        Ok(out)
+    }
+
+    #[test]
+    fn references_decode() {
+        assert_eq!(decoded("a&lt;b&gt;&amp;&apos;&quot;", Context::Text).unwrap(), "a<b>&'\"");
+        assert_eq!(decoded("&#65;&#x42;&#x1F600;", Context::Text).unwrap(), "AB\u{1F600}");
+    }
+
+    #[test]
+    fn bad_references_are_malformed() {
+        for raw in ["&", "&lt", "&nbsp;", "&#;", "&#x;", "&#0;", "&#xD800;", "&#x110000;", "&#xFFFE;", "&#99999999999;", "a<b"] {
+            assert_eq!(decoded(raw, Context::Text), Err(Malformed), "{raw}");
+        }
+        assert_eq!(decoded("a]]>b", Context::Text), Err(Malformed));
+        assert_eq!(decoded("a]]>b", Context::Attribute).unwrap(), "a]]>b");
+    }
+
+    #[test]
+    fn attribute_whitespace_is_normalised() {
+        assert_eq!(decoded("a\tb\nc\r\nd\re", Context::Attribute).unwrap(), "a b c d e");
+        assert_eq!(decoded("a&#10;b", Context::Attribute).unwrap(), "a\nb");
+        assert_eq!(decoded("a\r\nb\rc", Context::Text).unwrap(), "a\nb\nc");
+    }
+
+    #[test]
+    fn comparisons() {
+        assert!(decoded_eq("g&#101;t", Context::Attribute, "get").unwrap());
+        assert!(!decoded_eq("gets", Context::Attribute, "get").unwrap());
+        assert!(!decoded_eq("ge", Context::Attribute, "get").unwrap());
+        assert!(decoded_is_blank(" \n&#x20;&#9;", Context::Text).unwrap());
+        assert!(!decoded_is_blank(" &#x41;", Context::Text).unwrap());
+    }
+
+    #[test]
+    fn xml_chars() {
+        assert!(all_xml_chars("a\tb\u{FFFD}"));
+        assert!(!all_xml_chars("a\0b"));
+        assert!(!all_xml_chars("\u{FFFE}"));
+        assert!(!all_xml_chars("\u{1B}"));
+    }
+}

@@ -1,0 +1,423 @@
+//! Reads one stanza and says what it asks for: the IQ's id, type and stanza
+//! namespace, and whether it carries a Server IP Check payload.
+//!
+//! The whole stanza is checked for well-formedness and namespace validity,
+//! not only the parts we use, so that a status never depends on how far we
+//! happened to read. Namespaces are resolved with a fixed-size scope stack
+//! (no allocation); the limits below are far above what any real stanza needs.
+
+use quick_xml::events::attributes::Attributes;
+
+use crate::escape::{self, decoded_eq, decoded_is_blank, Context, Malformed};
+use crate::tokenize::{Token, Tokenizer};
+use crate::Flags;
+
+/// The largest stanza we accept, in bytes.
+pub const MAX_STANZA_LEN: usize = 65_536;
+/// Element nesting deeper than this is refused.
+pub(crate) const MAX_DEPTH: usize = 128;
+/// Namespace declarations in scope at once.
+pub(crate) const MAX_BINDINGS: usize = 64;
+/// Above this many attributes on one element, duplicates are found with
+/// quick-xml's hashed check (which allocates) instead of our stack array.
+const SMALL_ATTRS: usize = 32;
+
+/// The namespaces we tell apart; every other one is `Other`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ns {
+    /// No namespace at all (no default declared).
+    Empty,
+    Client,
+    Server,
+    Component,
+    Sic0,
+    Sic1,
+    Other,
+}
+
+impl Ns {
+    fn classify(raw: &str) -> Result<Ns, Malformed> {
+        const KNOWN: [(&str, Ns); 5] = [
+            ("jabber:client", Ns::Client),
+            ("jabber:server", Ns::Server),
+            ("jabber:component:accept", Ns::Component),
+            (crate::NS_SIC0, Ns::Sic0),
+            (crate::NS_SIC1, Ns::Sic1),
+        ];
+        for (uri, ns) in KNOWN {
+            if decoded_eq(raw, Context::Attribute, uri)? {
+                return Ok(ns);
+            }
+        }
+        if raw.is_empty() {
+            return Ok(Ns::Empty);
+        }
+        Ok(Ns::Other)
+    }
+
+    /// The namespace URI we write back for a stanza namespace.
+    pub fn stanza_uri(self) -> Option<&'static str> {
+        match self {
+            Ns::Client => Some("jabber:client"),
+            Ns::Server => Some("jabber:server"),
+            Ns::Component => Some("jabber:component:accept"),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IqType {
+    Get,
+    Set,
+    Result,
+    Error,
+    /// A type RFC 6120 does not define.
+    Unknown,
+}
+
+/// Which XEP-0279 request form was asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Form {
+    /// `<address xmlns='urn:xmpp:sic:1'/>` (XEP v0.2).
+    Sic1Address,
+    /// `<ip xmlns='urn:xmpp:sic:0'/>` (XEP v0.1, what slixmpp sends).
+    Sic0Ip,
+    /// `<address xmlns='urn:xmpp:sic:0'/>` (ejabberd's form).
+    Sic0Address,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Payload {
+    /// No SIC payload among the IQ's children.
+    None,
+    /// A SIC payload that is empty and alone.
+    Clean(Form),
+    /// A SIC payload with content or with siblings.
+    Unclean(Form),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Iq<'a> {
+    /// The `id` attribute, still escaped as in the input.
+    pub id: &'a str,
+    pub kind: IqType,
+    /// The namespace of the `<iq/>` element.
+    pub ns: Ns,
+    pub payload: Payload,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Frame {
+    name_start: u32,
+    name_len: u32,
+    /// Bindings in force before this element's own declarations.
+    bindings_before: u8,
+    default_ns: u8,
+}
+
+#[derive(Clone, Copy, Default)]
+struct Binding {
+    prefix_start: u32,
+    prefix_len: u32,
+    ns: u8,
+}
+
+const NS_TABLE: [Ns; 7] = [Ns::Empty, Ns::Client, Ns::Server, Ns::Component, Ns::Sic0, Ns::Sic1, Ns::Other];
+
+fn ns_code(ns: Ns) -> u8 {
+    ns as u8
+}
+
+fn ns_from_code(code: u8) -> Ns {
+    NS_TABLE.get(code as usize).copied().unwrap_or(Ns::Other)
+}
+
+/// Element nesting and the namespace bindings in scope.
+struct Scopes<'a> {
+    input: &'a str,
+    frames: [Frame; MAX_DEPTH],
+    depth: usize,
+    bindings: [Binding; MAX_BINDINGS],
+    nbindings: usize,
+}
+
+impl<'a> Scopes<'a> {
+    fn slice(&self, start: u32, len: u32) -> &'a str {
+        let start = start as usize;
+        &self.input[start..start + len as usize]
+    }
+
+    fn offset_of(&self, s: &str) -> u32 {
+        // `s` always borrows from `input`, which is at most MAX_STANZA_LEN long.
+        (s.as_ptr() as usize - self.input.as_ptr() as usize) as u32
+    }
+
+    fn default_ns(&self) -> Ns {
+        match self.depth {
+            0 => Ns::Empty,
+            d => ns_from_code(self.frames[d - 1].default_ns),
+        }
+    }
+
+    fn resolve_prefix(&self, prefix: &str) -> Result<Ns, Malformed> {
+        if prefix == "xml" {
+            return Ok(Ns::Other);
+        }
+        self.bindings[..self.nbindings]
+            .iter()
+            .rev()
+            .find(|b| self.slice(b.prefix_start, b.prefix_len) == prefix)
+            .map(|b| ns_from_code(b.ns))
+            .ok_or(Malformed)
+    }
+}
+
+/// What a start tag tells the IQ analysis.
+struct StartTag<'a> {
+    ns: Ns,
+    local: &'a str,
+    id: Option<&'a str>,
+    kind: Option<&'a str>,
+}
+
+fn is_name_byte(b: u8, first: bool) -> bool {
+    match b {
+        b'a'..=b'z' | b'A'..=b'Z' | b'_' | 0x80.. => true,
+        b'0'..=b'9' | b'-' | b'.' => !first,
+        _ => false,
+    }
+}
+
+/// Splits a qualified name into (prefix, local part), checking that both are
+/// XML names without colons.
+fn split_qname(qname: &str) -> Result<(Option<&str>, &str), Malformed> {
+    let valid = |part: &str| {
+        let b = part.as_bytes();
+        !b.is_empty() && is_name_byte(b[0], true) && b[1..].iter().all(|&c| is_name_byte(c, false))
+    };
+    match qname.split_once(':') {
+        Some((prefix, local)) if valid(prefix) && valid(local) => Ok((Some(prefix), local)),
+        None if valid(qname) => Ok((None, qname)),
+        _ => Err(Malformed),
+    }
+}
+
+fn open_element<'a>(scopes: &mut Scopes<'a>, content: &'a str, name_len: usize) -> Result<StartTag<'a>, Malformed> {
+    let qname = &content[..name_len];
+    let (prefix, local) = split_qname(qname)?;
+    if scopes.depth == MAX_DEPTH {
+        return Err(Malformed);
+    }
+    let bindings_before = scopes.nbindings;
+    let mut default_ns = scopes.default_ns();
+    let mut id = None;
+    let mut kind = None;
+    let mut prefixed_attrs = false;
+    let mut seen = [(0u32, 0u32); SMALL_ATTRS];
+    let mut count = 0usize;
+
+    let mut attrs = Attributes::new(content, name_len);
+    attrs.with_checks(false);
+    for attr in attrs {
+        let attr = attr.map_err(|_| Malformed)?;
+        let key = attr.key.0;
+        let value = match attr.value {
+            std::borrow::Cow::Borrowed(v) => v,
+            // Only `Attributes::html` produces owned values.
+            std::borrow::Cow::Owned(_) => return Err(Malformed),
+        };
+        if count < SMALL_ATTRS {
+            if seen[..count].iter().any(|&(s, l)| scopes.slice(s, l) == key) {
+                return Err(Malformed);
+            }
+            seen[count] = (scopes.offset_of(key), key.len() as u32);
+        }
+        count += 1;
+        // Validates the value's references even where we do not use it.
+        escape::decode(value, Context::Attribute, |_| {})?;
+        let (attr_prefix, attr_local) = split_qname(key)?;
+        match (attr_prefix, attr_local) {
+            (None, "xmlns") => default_ns = Ns::classify(value)?,
+            (Some("xmlns"), declared) => {
+                let ns = Ns::classify(value)?;
+                // Namespaces in XML 1.0 §3: no undeclaring a prefix, and
+                // `xml`/`xmlns` keep their fixed meaning.
+                if ns == Ns::Empty || declared == "xmlns" {
+                    return Err(Malformed);
+                }
+                if declared == "xml" {
+                    if !decoded_eq(value, Context::Attribute, "http://www.w3.org/XML/1998/namespace")? {
+                        return Err(Malformed);
+                    }
+                    continue;
+                }
+                if scopes.nbindings == MAX_BINDINGS {
+                    return Err(Malformed);
+                }
+                scopes.bindings[scopes.nbindings] = Binding {
+                    prefix_start: scopes.offset_of(declared),
+                    prefix_len: declared.len() as u32,
+                    ns: ns_code(ns),
+                };
+                scopes.nbindings += 1;
+            }
+            (Some(_), _) => prefixed_attrs = true,
+            (None, "id") => id = Some(value),
+            (None, "type") => kind = Some(value),
+            (None, _) => {}
+        }
+    }
+    if count > SMALL_ATTRS {
+        let mut checked = Attributes::new(content, name_len);
+        checked.with_checks(true);
+        if checked.any(|a| a.is_err()) {
+            return Err(Malformed);
+        }
+    }
+    if prefixed_attrs {
+        let mut attrs = Attributes::new(content, name_len);
+        attrs.with_checks(false);
+        for attr in attrs.flatten() {
+            if let (Some(p), _) = split_qname(attr.key.0)? {
+                if p != "xmlns" {
+                    scopes.resolve_prefix(p)?;
+                }
+            }
+        }
+    }
+    let ns = match prefix {
+        Some("xmlns") => return Err(Malformed),
+        Some(p) => scopes.resolve_prefix(p)?,
+        None => default_ns,
+    };
+    scopes.frames[scopes.depth] = Frame {
+        name_start: scopes.offset_of(qname),
+        name_len: qname.len() as u32,
+        bindings_before: bindings_before as u8,
+        default_ns: ns_code(default_ns),
+    };
+    scopes.depth += 1;
+    Ok(StartTag { ns, local, id, kind })
+}
+
+fn close_element(scopes: &mut Scopes<'_>, name: &str) -> Result<(), Malformed> {
+    let frame = match scopes.depth {
+        0 => return Err(Malformed),
+        d => scopes.frames[d - 1],
+    };
+    if scopes.slice(frame.name_start, frame.name_len) != name {
+        return Err(Malformed);
+    }
+    scopes.nbindings = frame.bindings_before as usize;
+    scopes.depth -= 1;
+    Ok(())
+}
+
+fn form_of(ns: Ns, local: &str, flags: Flags) -> Option<Form> {
+    match (ns, local) {
+        (Ns::Sic1, "address") => Some(Form::Sic1Address),
+        _ if flags.contains(Flags::NO_SIC0) => None,
+        (Ns::Sic0, "ip") => Some(Form::Sic0Ip),
+        (Ns::Sic0, "address") => Some(Form::Sic0Address),
+        _ => None,
+    }
+}
+
+fn iq_type(raw: &str) -> Result<IqType, Malformed> {
+    for (name, kind) in [("get", IqType::Get), ("set", IqType::Set), ("result", IqType::Result), ("error", IqType::Error)] {
+        if decoded_eq(raw, Context::Attribute, name)? {
+            return Ok(kind);
+        }
+    }
+    Ok(IqType::Unknown)
+}
+
+/// Parses `input` as one IQ stanza.
+pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
+    if input.len() > MAX_STANZA_LEN {
+        return Err(Malformed);
+    }
+    let input = std::str::from_utf8(input).map_err(|_| Malformed)?;
+    if !escape::all_xml_chars(input) {
+        return Err(Malformed);
+    }
+    let mut scopes = Scopes {
+        input,
+        frames: [Frame::default(); MAX_DEPTH],
+        depth: 0,
+        bindings: [Binding::default(); MAX_BINDINGS],
+        nbindings: 0,
+    };
+    let mut tokens = Tokenizer::new(input);
+    let mut root: Option<Iq<'_>> = None;
+    let mut root_done = false;
+    // The SIC payload seen among the IQ's children, and whether anything else is there.
+    let mut form: Option<Form> = None;
+    let mut crowded = false;
+
+    while let Some(token) = tokens.next_token()? {
+        match token {
+            Token::Start { content, name_len, empty } => {
+                if root_done {
+                    return Err(Malformed);
+                }
+                let depth = scopes.depth;
+                let tag = open_element(&mut scopes, content, name_len)?;
+                match depth {
+                    0 => {
+                        if tag.local != "iq" || (tag.ns.stanza_uri().is_none() && tag.ns != Ns::Empty) {
+                            return Err(Malformed);
+                        }
+                        let (Some(id), Some(kind)) = (tag.id, tag.kind) else {
+                            return Err(Malformed);
+                        };
+                        root = Some(Iq { id, kind: iq_type(kind)?, ns: tag.ns, payload: Payload::None });
+                    }
+                    1 => match (form, form_of(tag.ns, tag.local, flags)) {
+                        (None, Some(f)) => form = Some(f),
+                        _ => crowded = true,
+                    },
+                    // A grandchild of the IQ sits either inside the payload or
+                    // inside a sibling of it: unclean either way.
+                    _ => crowded = true,
+                }
+                if empty {
+                    close_element(&mut scopes, &content[..name_len])?;
+                    root_done |= scopes.depth == 0;
+                }
+            }
+            Token::End(name) => {
+                close_element(&mut scopes, name)?;
+                root_done |= scopes.depth == 0;
+            }
+            Token::Text(text) => {
+                if !decoded_is_blank(text, Context::Text)? {
+                    match scopes.depth {
+                        0 => return Err(Malformed),
+                        1 | 2 => crowded = true,
+                        _ => {}
+                    }
+                }
+            }
+            Token::CData(text) => {
+                if scopes.depth == 0 {
+                    return Err(Malformed);
+                }
+                if scopes.depth <= 2 && !text.bytes().all(escape::is_space) {
+                    crowded = true;
+                }
+            }
+        }
+    }
+    let mut iq = match (root, root_done) {
+        (Some(iq), true) => iq,
+        _ => return Err(Malformed),
+    };
+    iq.payload = match form {
+        None => Payload::None,
+        Some(f) if crowded => Payload::Unclean(f),
+        Some(f) => Payload::Clean(f),
+    };
+    Ok(iq)
+}

@@ -21,13 +21,19 @@ fn main() {
     let manifest = fs::read_to_string(Path::new(&dir).join("Cargo.toml")).expect("read Cargo.toml");
     let abi = abi_version(&manifest);
     println!("cargo:rustc-env=XMPP_SIC_ABI_VERSION={abi}");
+    // The SONAME follows the ABI, not the crate version: a server linked
+    // against ABI 1 keeps working across releases that keep ABI 1.
+    if env::var("CARGO_CFG_TARGET_OS").as_deref() == Ok("linux") {
+        println!("cargo:rustc-cdylib-link-arg=-Wl,-soname,libxmpp_sic.so.{abi}");
+    }
     println!("cargo:rerun-if-changed=Cargo.toml");
     println!("cargo:rerun-if-changed=cbindgen.toml");
     println!("cargo:rerun-if-changed=src");
 
     let version = env::var("CARGO_PKG_VERSION").expect("cargo sets CARGO_PKG_VERSION");
     let part = |name: &str| env::var(name).expect("cargo sets the version parts");
-    let mut config = cbindgen::Config::from_file(Path::new(&dir).join("cbindgen.toml")).expect("read cbindgen.toml");
+    let mut config = cbindgen::Config::from_file(Path::new(&dir).join("cbindgen.toml"))
+        .expect("read cbindgen.toml");
     config.after_includes = Some(format!(
         "\n#define SIC_VERSION \"{version}\"\n#define SIC_VERSION_MAJOR {}\n#define SIC_VERSION_MINOR {}\n#define SIC_VERSION_PATCH {}\n\n/* Compare with sic_abi_version() at load time. */\n#define SIC_ABI_VERSION {abi}\n",
         part("CARGO_PKG_VERSION_MAJOR"),

@@ -101,7 +101,10 @@ impl IpText {
 /// dual-stack listener reports for IPv4 clients) become plain IPv4 unless the
 /// host asked to keep them, in which case the mixed notation is used.
 pub fn ip_text(ip: IpAddr, flags: Flags) -> IpText {
-    let mut text = IpText { buf: [0; MAX_IP_TEXT], len: 0 };
+    let mut text = IpText {
+        buf: [0; MAX_IP_TEXT],
+        len: 0,
+    };
     match ip {
         IpAddr::V4(v4) => text.push_v4(v4),
         IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
@@ -157,7 +160,10 @@ mod tests {
     #[test]
     fn v4_mapped() {
         assert_eq!(text("::ffff:127.0.0.1", Flags::NONE), "127.0.0.1");
-        assert_eq!(text("::ffff:127.0.0.1", Flags::KEEP_V4_MAPPED), "::ffff:127.0.0.1");
+        assert_eq!(
+            text("::ffff:127.0.0.1", Flags::KEEP_V4_MAPPED),
+            "::ffff:127.0.0.1"
+        );
         // IPv4-compatible (deprecated) addresses are not unmapped.
         assert_eq!(text("::1.2.3.4", Flags::NONE), "::102:304");
     }
@@ -167,7 +173,10 @@ mod tests {
         let peer: SocketAddr = "[::1]:5222".parse().unwrap();
         assert_eq!(reported_port(peer, Flags::NONE), Some(5222));
         assert_eq!(reported_port(peer, Flags::OMIT_PORT), None);
-        assert_eq!(reported_port("1.2.3.4:0".parse().unwrap(), Flags::NONE), None);
+        assert_eq!(
+            reported_port("1.2.3.4:0".parse().unwrap(), Flags::NONE),
+            None
+        );
     }
 
     proptest! {

@@ -60,7 +60,11 @@ where
                 if bytes.get(i + 1) == Some(&b'\n') {
                     i += 1;
                 }
-                visit(Piece::Char(if ctx == Context::Attribute { ' ' } else { '\n' }));
+                visit(Piece::Char(if ctx == Context::Attribute {
+                    ' '
+                } else {
+                    '\n'
+                }));
                 i += 1;
             }
             b'>' => {
@@ -128,7 +132,10 @@ pub fn all_xml_chars(s: &str) -> bool {
         if b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r') {
             return false;
         }
-        if b == 0xEF && bytes.get(i + 1) == Some(&0xBF) && matches!(bytes.get(i + 2), Some(0xBE | 0xBF)) {
+        if b == 0xEF
+            && bytes.get(i + 1) == Some(&0xBF)
+            && matches!(bytes.get(i + 2), Some(0xBE | 0xBF))
+        {
             return false;
         }
         i += 1;
@@ -211,13 +218,31 @@ mod tests {
 
     #[test]
     fn references_decode() {
-        assert_eq!(decoded("a&lt;b&gt;&amp;&apos;&quot;", Context::Text).unwrap(), "a<b>&'\"");
-        assert_eq!(decoded("&#65;&#x42;&#x1F600;", Context::Text).unwrap(), "AB\u{1F600}");
+        assert_eq!(
+            decoded("a&lt;b&gt;&amp;&apos;&quot;", Context::Text).unwrap(),
+            "a<b>&'\""
+        );
+        assert_eq!(
+            decoded("&#65;&#x42;&#x1F600;", Context::Text).unwrap(),
+            "AB\u{1F600}"
+        );
     }
 
     #[test]
     fn bad_references_are_malformed() {
-        for raw in ["&", "&lt", "&nbsp;", "&#;", "&#x;", "&#0;", "&#xD800;", "&#x110000;", "&#xFFFE;", "&#99999999999;", "a<b"] {
+        for raw in [
+            "&",
+            "&lt",
+            "&nbsp;",
+            "&#;",
+            "&#x;",
+            "&#0;",
+            "&#xD800;",
+            "&#x110000;",
+            "&#xFFFE;",
+            "&#99999999999;",
+            "a<b",
+        ] {
             assert_eq!(decoded(raw, Context::Text), Err(Malformed), "{raw}");
         }
         assert_eq!(decoded("a]]>b", Context::Text), Err(Malformed));
@@ -226,7 +251,10 @@ mod tests {
 
     #[test]
     fn attribute_whitespace_is_normalised() {
-        assert_eq!(decoded("a\tb\nc\r\nd\re", Context::Attribute).unwrap(), "a b c d e");
+        assert_eq!(
+            decoded("a\tb\nc\r\nd\re", Context::Attribute).unwrap(),
+            "a b c d e"
+        );
         assert_eq!(decoded("a&#10;b", Context::Attribute).unwrap(), "a\nb");
         assert_eq!(decoded("a\r\nb\rc", Context::Text).unwrap(), "a\nb\nc");
     }

@@ -90,17 +90,30 @@ pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleErr
         Body::Error(StanzaError::BadType)
     } else if matches!(iq.payload, Payload::Unclean(_)) {
         Body::Error(StanzaError::BadPayload)
-    } else if !target.as_ref().is_none_or(|t| t.is_own_account_or_domain_of(&sender)) {
+    } else if !target
+        .as_ref()
+        .is_none_or(|t| t.is_own_account_or_domain_of(&sender))
+    {
         Body::Error(StanzaError::Forbidden)
     } else if iq.kind == IqType::Set {
         Body::Error(StanzaError::NotAllowed)
     } else if let Some(peer) = req.peer {
         ip = ip_text(peer.ip(), req.flags);
-        Body::Result { form, ip: ip.as_str(), port: reported_port(peer, req.flags) }
+        Body::Result {
+            form,
+            ip: ip.as_str(),
+            port: reported_port(peer, req.flags),
+        }
     } else {
         Body::Error(StanzaError::NoAddress)
     };
-    let reply = Reply { ns: iq.ns, raw_id: iq.id, to: req.sender, from: req.target, body };
+    let reply = Reply {
+        ns: iq.ns,
+        raw_id: iq.id,
+        to: req.sender,
+        from: req.target,
+        body,
+    };
 
     let mut count = Counter::default();
     render(&reply, &mut count).map_err(|_| HandleError::MalformedStanza)?;
@@ -115,7 +128,14 @@ pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleErr
 /// Like [`handle_iq`], into a new `Vec`; `Ok(None)` means pass. For Rust hosts
 /// that prefer convenience to a reused buffer.
 pub fn handle_iq_to_vec(req: &Request<'_>) -> Result<Option<Vec<u8>>, HandleError> {
-    let mut out = vec![0; crate::reply_bound(req.stanza.len(), req.sender.len(), req.target.map_or(0, str::len))];
+    let mut out = vec![
+        0;
+        crate::reply_bound(
+            req.stanza.len(),
+            req.sender.len(),
+            req.target.map_or(0, str::len)
+        )
+    ];
     match handle_iq(req, &mut out)? {
         Handled::Reply { len } => {
             out.truncate(len);

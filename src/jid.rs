@@ -36,7 +36,11 @@ impl<'a> Jid<'a> {
     pub fn parse(s: &'a str) -> Result<Jid<'a>, InvalidJid> {
         let parts = split(s)?;
         if is_normalised_ascii(&parts) {
-            return Ok(Jid { parts, local: parts.local.map(Cow::Borrowed), domain: Cow::Borrowed(parts.domain) });
+            return Ok(Jid {
+                parts,
+                local: parts.local.map(Cow::Borrowed),
+                domain: Cow::Borrowed(parts.domain),
+            });
         }
         let full = jid::Jid::new(s).map_err(|_| InvalidJid)?;
         let local = full.node().map(|n| Cow::Owned(n.as_str().to_owned()));
@@ -44,7 +48,11 @@ impl<'a> Jid<'a> {
         // crate only strips it when nameprep changed something else too.
         let domain = full.domain().as_str();
         let domain = Cow::Owned(domain.strip_suffix('.').unwrap_or(domain).to_owned());
-        Ok(Jid { parts, local, domain })
+        Ok(Jid {
+            parts,
+            local,
+            domain,
+        })
     }
 
     /// True when this JID, taken as a target, addresses the account of
@@ -72,7 +80,11 @@ pub fn split(s: &str) -> Result<Parts<'_>, InvalidJid> {
     if !ok(domain) || !local.is_none_or(ok) || !resource.is_none_or(ok) {
         return Err(InvalidJid);
     }
-    Ok(Parts { local, domain, resource })
+    Ok(Parts {
+        local,
+        domain,
+        resource,
+    })
 }
 
 /// Characters RFC 7622 §3.3.1 forbids in a localpart, beside controls and space.
@@ -84,11 +96,14 @@ fn forbidden_in_local(b: u8) -> bool {
 /// that the profiles accept, so byte comparison is RFC 7622 comparison.
 fn is_normalised_ascii(parts: &Parts<'_>) -> bool {
     let local_ok = parts.local.is_none_or(|l| {
-        l.bytes().all(|b| b.is_ascii_graphic() && !b.is_ascii_uppercase() && !forbidden_in_local(b))
+        l.bytes()
+            .all(|b| b.is_ascii_graphic() && !b.is_ascii_uppercase() && !forbidden_in_local(b))
     });
     let domain_ok = is_plain_hostname(parts.domain);
     // OpaqueString accepts printable ASCII, space included; it is not compared.
-    let resource_ok = parts.resource.is_none_or(|r| r.bytes().all(|b| (0x20..0x7f).contains(&b)) && !r.starts_with(' '));
+    let resource_ok = parts
+        .resource
+        .is_none_or(|r| r.bytes().all(|b| (0x20..0x7f).contains(&b)) && !r.starts_with(' '));
     local_ok && domain_ok && resource_ok
 }
 
@@ -98,11 +113,15 @@ fn is_plain_hostname(d: &str) -> bool {
     let labels_ok = d.split('.').all(|label| {
         let b = label.as_bytes();
         (1..=63).contains(&b.len())
-            && b.iter().all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
+            && b.iter()
+                .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
             && b[0] != b'-'
             && b[b.len() - 1] != b'-'
     });
-    let last_is_alpha = d.rsplit('.').next().is_some_and(|l| l.bytes().any(|c| c.is_ascii_lowercase()));
+    let last_is_alpha = d
+        .rsplit('.')
+        .next()
+        .is_some_and(|l| l.bytes().any(|c| c.is_ascii_lowercase()));
     labels_ok && last_is_alpha && !d.contains("--")
 }
 
@@ -141,21 +160,43 @@ mod tests {
 
     #[test]
     fn invalid_jids() {
-        for bad in ["", "@example.com", "alice@", "alice@example.com/", "a\"b@example.com", "a b@example.com", "a<b@example.com"] {
+        for bad in [
+            "",
+            "@example.com",
+            "alice@",
+            "alice@example.com/",
+            "a\"b@example.com",
+            "a b@example.com",
+            "a<b@example.com",
+        ] {
             assert_eq!(Jid::parse(bad), Err(InvalidJid), "{bad:?}");
         }
         let long = "a".repeat(1024);
         assert_eq!(Jid::parse(&format!("{long}@example.com")), Err(InvalidJid));
-        assert_eq!(Jid::parse(&format!("alice@example.com/{long}")), Err(InvalidJid));
+        assert_eq!(
+            Jid::parse(&format!("alice@example.com/{long}")),
+            Err(InvalidJid)
+        );
         assert!(Jid::parse(&format!("{}@example.com", "a".repeat(1023))).is_ok());
     }
 
     #[test]
     fn fast_path_agrees_with_the_jid_crate() {
-        for s in ["alice@example.com/r", "example.com", "a.b-c@x-y.example/Res ource", "127.0.0.1", "[::1]", "user@[::1]/x"] {
+        for s in [
+            "alice@example.com/r",
+            "example.com",
+            "a.b-c@x-y.example/Res ource",
+            "127.0.0.1",
+            "[::1]",
+            "user@[::1]/x",
+        ] {
             let ours = Jid::parse(s).unwrap();
             let theirs = jid::Jid::new(s).unwrap();
-            assert_eq!(ours.local.as_deref(), theirs.node().map(|n| n.as_str()), "{s}");
+            assert_eq!(
+                ours.local.as_deref(),
+                theirs.node().map(|n| n.as_str()),
+                "{s}"
+            );
             assert_eq!(&*ours.domain, theirs.domain().as_str(), "{s}");
         }
     }

@@ -40,10 +40,11 @@ const NS_SIC1_C: &CStr = c"urn:xmpp:sic:1";
 
 /// The crate version, also `SIC_VERSION` in the header.
 pub const VERSION: &str = as_str(VERSION_C);
-const VERSION_C: &CStr = match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
-    Ok(s) => s,
-    Err(_) => panic!("the package version holds a NUL"),
-};
+const VERSION_C: &CStr =
+    match CStr::from_bytes_with_nul(concat!(env!("CARGO_PKG_VERSION"), "\0").as_bytes()) {
+        Ok(s) => s,
+        Err(_) => panic!("the package version holds a NUL"),
+    };
 
 const fn as_str(s: &'static CStr) -> &'static str {
     match s.to_str() {
@@ -61,7 +62,10 @@ const fn parse_decimal(s: &str) -> u32 {
     let mut value = 0u32;
     let mut i = 0;
     while i < bytes.len() {
-        assert!(bytes[i].is_ascii_digit(), "abi-version must be a decimal number");
+        assert!(
+            bytes[i].is_ascii_digit(),
+            "abi-version must be a decimal number"
+        );
         value = value * 10 + (bytes[i] - b'0') as u32;
         i += 1;
     }

@@ -123,7 +123,15 @@ struct Binding {
     ns: u8,
 }
 
-const NS_TABLE: [Ns; 7] = [Ns::Empty, Ns::Client, Ns::Server, Ns::Component, Ns::Sic0, Ns::Sic1, Ns::Other];
+const NS_TABLE: [Ns; 7] = [
+    Ns::Empty,
+    Ns::Client,
+    Ns::Server,
+    Ns::Component,
+    Ns::Sic0,
+    Ns::Sic1,
+    Ns::Other,
+];
 
 fn ns_code(ns: Ns) -> u8 {
     ns as u8
@@ -203,7 +211,11 @@ fn split_qname(qname: &str) -> Result<(Option<&str>, &str), Malformed> {
     }
 }
 
-fn open_element<'a>(scopes: &mut Scopes<'a>, content: &'a str, name_len: usize) -> Result<StartTag<'a>, Malformed> {
+fn open_element<'a>(
+    scopes: &mut Scopes<'a>,
+    content: &'a str,
+    name_len: usize,
+) -> Result<StartTag<'a>, Malformed> {
     let qname = &content[..name_len];
     let (prefix, local) = split_qname(qname)?;
     if scopes.depth == MAX_DEPTH {
@@ -228,7 +240,10 @@ fn open_element<'a>(scopes: &mut Scopes<'a>, content: &'a str, name_len: usize) 
             std::borrow::Cow::Owned(_) => return Err(Malformed),
         };
         if count < SMALL_ATTRS {
-            if seen[..count].iter().any(|&(s, l)| scopes.slice(s, l) == key) {
+            if seen[..count]
+                .iter()
+                .any(|&(s, l)| scopes.slice(s, l) == key)
+            {
                 return Err(Malformed);
             }
             seen[count] = (scopes.offset_of(key), key.len() as u32);
@@ -247,7 +262,11 @@ fn open_element<'a>(scopes: &mut Scopes<'a>, content: &'a str, name_len: usize) 
                     return Err(Malformed);
                 }
                 if declared == "xml" {
-                    if !decoded_eq(value, Context::Attribute, "http://www.w3.org/XML/1998/namespace")? {
+                    if !decoded_eq(
+                        value,
+                        Context::Attribute,
+                        "http://www.w3.org/XML/1998/namespace",
+                    )? {
                         return Err(Malformed);
                     }
                     continue;
@@ -298,7 +317,12 @@ fn open_element<'a>(scopes: &mut Scopes<'a>, content: &'a str, name_len: usize) 
         default_ns: ns_code(default_ns),
     };
     scopes.depth += 1;
-    Ok(StartTag { ns, local, id, kind })
+    Ok(StartTag {
+        ns,
+        local,
+        id,
+        kind,
+    })
 }
 
 fn close_element(scopes: &mut Scopes<'_>, name: &str) -> Result<(), Malformed> {
@@ -325,7 +349,12 @@ fn form_of(ns: Ns, local: &str, flags: Flags) -> Option<Form> {
 }
 
 fn iq_type(raw: &str) -> Result<IqType, Malformed> {
-    for (name, kind) in [("get", IqType::Get), ("set", IqType::Set), ("result", IqType::Result), ("error", IqType::Error)] {
+    for (name, kind) in [
+        ("get", IqType::Get),
+        ("set", IqType::Set),
+        ("result", IqType::Result),
+        ("error", IqType::Error),
+    ] {
         if decoded_eq(raw, Context::Attribute, name)? {
             return Ok(kind);
         }
@@ -358,7 +387,11 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
 
     while let Some(token) = tokens.next_token()? {
         match token {
-            Token::Start { content, name_len, empty } => {
+            Token::Start {
+                content,
+                name_len,
+                empty,
+            } => {
                 if root_done {
                     return Err(Malformed);
                 }
@@ -366,13 +399,20 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
                 let tag = open_element(&mut scopes, content, name_len)?;
                 match depth {
                     0 => {
-                        if tag.local != "iq" || (tag.ns.stanza_uri().is_none() && tag.ns != Ns::Empty) {
+                        if tag.local != "iq"
+                            || (tag.ns.stanza_uri().is_none() && tag.ns != Ns::Empty)
+                        {
                             return Err(Malformed);
                         }
                         let (Some(id), Some(kind)) = (tag.id, tag.kind) else {
                             return Err(Malformed);
                         };
-                        root = Some(Iq { id, kind: iq_type(kind)?, ns: tag.ns, payload: Payload::None });
+                        root = Some(Iq {
+                            id,
+                            kind: iq_type(kind)?,
+                            ns: tag.ns,
+                            payload: Payload::None,
+                        });
                     }
                     1 => match (form, form_of(tag.ns, tag.local, flags)) {
                         (None, Some(f)) => form = Some(f),

@@ -87,7 +87,9 @@ impl StanzaError {
         match self {
             StanzaError::Forbidden => "Only the account itself may ask for its IP address",
             StanzaError::NotAllowed => "Server IP Check requests must be of type get",
-            StanzaError::BadPayload => "The Server IP Check element must be empty and the only child of the IQ",
+            StanzaError::BadPayload => {
+                "The Server IP Check element must be empty and the only child of the IQ"
+            }
             StanzaError::BadType => "The IQ type must be get, set, result or error",
             StanzaError::NoAddress => "The server does not know an IP address for this connection",
         }
@@ -106,7 +108,11 @@ impl StanzaError {
 /// What goes inside the reply `<iq/>`.
 #[derive(Clone, Copy, Debug)]
 pub enum Body<'a> {
-    Result { form: Form, ip: &'a str, port: Option<u16> },
+    Result {
+        form: Form,
+        ip: &'a str,
+        port: Option<u16>,
+    },
     Error(StanzaError),
 }
 
@@ -187,7 +193,11 @@ pub fn render<S: Sink>(reply: &Reply<'_>, sink: &mut S) -> Result<(), Malformed>
     }
     sink.put(b">");
     match reply.body {
-        Body::Result { form: Form::Sic0Ip, ip, .. } => {
+        Body::Result {
+            form: Form::Sic0Ip,
+            ip,
+            ..
+        } => {
             sink.put(b"<ip xmlns='urn:xmpp:sic:0'>");
             sink.put(ip.as_bytes());
             sink.put(b"</ip>");
@@ -240,9 +250,15 @@ pub(crate) const FIXED_OVERHEAD: usize = 512;
 /// with JIDs of these lengths: each byte of them grows at most
 /// `MAX_ESCAPE_GROWTH`-fold when escaped.
 pub const fn reply_bound(iq_len: usize, sender_len: usize, target_len: usize) -> usize {
-    let iq_len = if iq_len > crate::parse::MAX_STANZA_LEN { crate::parse::MAX_STANZA_LEN } else { iq_len };
+    let iq_len = if iq_len > crate::parse::MAX_STANZA_LEN {
+        crate::parse::MAX_STANZA_LEN
+    } else {
+        iq_len
+    };
     let variable = iq_len.saturating_add(sender_len).saturating_add(target_len);
-    variable.saturating_mul(escape::MAX_ESCAPE_GROWTH).saturating_add(FIXED_OVERHEAD)
+    variable
+        .saturating_mul(escape::MAX_ESCAPE_GROWTH)
+        .saturating_add(FIXED_OVERHEAD)
 }
 
 #[cfg(test)]
@@ -254,10 +270,20 @@ mod tests {
         let longest_ip = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255";
         let mut bodies: Vec<Body<'_>> = StanzaError::ALL.iter().map(|&e| Body::Error(e)).collect();
         for form in [Form::Sic0Ip, Form::Sic0Address, Form::Sic1Address] {
-            bodies.push(Body::Result { form, ip: longest_ip, port: Some(65535) });
+            bodies.push(Body::Result {
+                form,
+                ip: longest_ip,
+                port: Some(65535),
+            });
         }
         for body in bodies {
-            let reply = Reply { ns: Ns::Component, raw_id: "", to: "", from: Some(""), body };
+            let reply = Reply {
+                ns: Ns::Component,
+                raw_id: "",
+                to: "",
+                from: Some(""),
+                body,
+            };
             let mut count = Counter::default();
             render(&reply, &mut count).unwrap();
             assert!(count.0 <= FIXED_OVERHEAD, "{body:?} needs {}", count.0);
@@ -276,7 +302,10 @@ mod tests {
         let mut out = Vec::new();
         render(&reply, &mut out).unwrap();
         let text = String::from_utf8(out).unwrap();
-        assert!(text.contains(" id='&quot;&lt;x&gt;&apos;&amp;&quot;&gt;&#xA;'"), "{text}");
+        assert!(
+            text.contains(" id='&quot;&lt;x&gt;&apos;&amp;&quot;&gt;&#xA;'"),
+            "{text}"
+        );
         assert!(text.contains(" to='a&apos;b@x/&lt;r&gt;&quot;'"), "{text}");
     }
 }

@@ -59,7 +59,8 @@ impl<'a> Tokenizer<'a> {
             Some(b'/') => {
                 let gt = memchr::memchr(b'>', bytes).ok_or(Malformed)?;
                 // `</name S?>`: white space may follow the name, nothing else.
-                let name = rest[2..gt].trim_end_matches(|c: char| c.is_ascii() && is_space(c as u8));
+                let name =
+                    rest[2..gt].trim_end_matches(|c: char| c.is_ascii() && is_space(c as u8));
                 if name.is_empty() || name.bytes().any(is_space) {
                     return Err(Malformed);
                 }
@@ -126,8 +127,16 @@ mod tests {
         assert_eq!(
             toks,
             vec![
-                Token::Start { content: "iq id='a>b' type=\"get\"", name_len: 2, empty: false },
-                Token::Start { content: "x", name_len: 1, empty: true },
+                Token::Start {
+                    content: "iq id='a>b' type=\"get\"",
+                    name_len: 2,
+                    empty: false
+                },
+                Token::Start {
+                    content: "x",
+                    name_len: 1,
+                    empty: true
+                },
                 Token::Text(" t"),
                 Token::CData("c"),
                 Token::End("iq"),
@@ -137,7 +146,17 @@ mod tests {
 
     #[test]
     fn forbidden_markup_is_rejected() {
-        for input in ["<!-- c --><iq/>", "<?xml version='1.0'?><iq/>", "<iq><?pi x?></iq>", "<!DOCTYPE iq><iq/>", "<iq", "<iq>&amp;<", "</>", "< iq/>", "<iq><![CDATA[x</iq>"] {
+        for input in [
+            "<!-- c --><iq/>",
+            "<?xml version='1.0'?><iq/>",
+            "<iq><?pi x?></iq>",
+            "<!DOCTYPE iq><iq/>",
+            "<iq",
+            "<iq>&amp;<",
+            "</>",
+            "< iq/>",
+            "<iq><![CDATA[x</iq>",
+        ] {
             assert_eq!(tokens(input), Err(Malformed), "{input}");
         }
     }
@@ -147,8 +166,16 @@ mod tests {
         let mut out = Vec::new();
         for tok in tokens(input).ok()? {
             out.push(match tok {
-                Token::Start { content, empty: false, .. } => format!("S{content}"),
-                Token::Start { content, empty: true, .. } => format!("E{content}"),
+                Token::Start {
+                    content,
+                    empty: false,
+                    ..
+                } => format!("S{content}"),
+                Token::Start {
+                    content,
+                    empty: true,
+                    ..
+                } => format!("E{content}"),
                 Token::End(name) => format!("/{name}"),
                 Token::Text(t) => format!("T{t}"),
                 Token::CData(t) => format!("C{t}"),

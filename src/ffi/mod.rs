@@ -83,7 +83,19 @@ pub unsafe extern "C" fn sic_handle_iq(
         }
         // SAFETY: the caller's contract is forwarded unchanged.
         let (status, len) = unsafe {
-            handle_raw(iq, iq_len, sender.cast(), sender_len, target.cast(), target_len, peer, peer_len, flags, out, out_cap)
+            handle_raw(
+                iq,
+                iq_len,
+                sender.cast(),
+                sender_len,
+                target.cast(),
+                target_len,
+                peer,
+                peer_len,
+                flags,
+                out,
+                out_cap,
+            )
         };
         if let Some(len) = len {
             // SAFETY: non-NULL (checked above) and writable per the contract;
@@ -137,9 +149,14 @@ unsafe fn handle_raw(
         return (Status::InvalidArgument, None);
     };
     let out_ptr = out.cast_const();
-    if [(iq, iq_len), (sender, sender_len), (target, target_len), (peer.cast::<u8>(), peer_len as usize)]
-        .iter()
-        .any(|&(p, n)| ptr::overlaps(out_ptr, out_cap, p, n))
+    if [
+        (iq, iq_len),
+        (sender, sender_len),
+        (target, target_len),
+        (peer.cast::<u8>(), peer_len as usize),
+    ]
+    .iter()
+    .any(|&(p, n)| ptr::overlaps(out_ptr, out_cap, p, n))
     {
         return (Status::InvalidArgument, None);
     }
@@ -148,10 +165,19 @@ unsafe fn handle_raw(
         Ok(peer) => peer,
         Err(status) => return (status, None),
     };
-    let (Ok(sender), Ok(target)) = (std::str::from_utf8(sender_bytes), std::str::from_utf8(target_bytes)) else {
+    let (Ok(sender), Ok(target)) = (
+        std::str::from_utf8(sender_bytes),
+        std::str::from_utf8(target_bytes),
+    ) else {
         return (Status::InvalidArgument, None);
     };
-    let request = Request { stanza, sender, target: (!target.is_empty()).then_some(target), peer, flags };
+    let request = Request {
+        stanza,
+        sender,
+        target: (!target.is_empty()).then_some(target),
+        peer,
+        flags,
+    };
     let out: &mut [u8] = if out_cap == 0 {
         &mut []
     } else {
@@ -172,7 +198,9 @@ unsafe fn handle_raw(
 /// they need: a host can allocate once. Saturates instead of overflowing.
 #[no_mangle]
 pub extern "C" fn sic_reply_bound(iq_len: usize, sender_len: usize, target_len: usize) -> usize {
-    boundary!(usize::MAX, { crate::reply_bound(iq_len, sender_len, target_len) })
+    boundary!(usize::MAX, {
+        crate::reply_bound(iq_len, sender_len, target_len)
+    })
 }
 
 /// A static, NUL-terminated English description of a status value. Never
@@ -180,7 +208,9 @@ pub extern "C" fn sic_reply_bound(iq_len: usize, sender_len: usize, target_len: 
 #[no_mangle]
 pub extern "C" fn sic_status_str(status: u32) -> *const c_char {
     boundary!(c"internal error".as_ptr(), {
-        Status::from_u32(status).map_or(c"unknown status", Status::description).as_ptr()
+        Status::from_u32(status)
+            .map_or(c"unknown status", Status::description)
+            .as_ptr()
     })
 }
 

@@ -13,7 +13,10 @@ use crate::Status;
 ///
 /// # Safety
 /// A non-NULL `peer` must point to `len` readable bytes.
-pub(super) unsafe fn read_peer(peer: *const sockaddr, len: socklen_t) -> Result<Option<SocketAddr>, Status> {
+pub(super) unsafe fn read_peer(
+    peer: *const sockaddr,
+    len: socklen_t,
+) -> Result<Option<SocketAddr>, Status> {
     let len = len as usize;
     if len == 0 {
         return Ok(None);
@@ -35,7 +38,10 @@ pub(super) unsafe fn read_peer(peer: *const sockaddr, len: socklen_t) -> Result<
             // SAFETY: `len` covers a whole sockaddr_in (checked above).
             let sin = unsafe { peer.cast::<sockaddr_in>().read_unaligned() };
             let ip = Ipv4Addr::from(u32::from_be(sin.sin_addr.s_addr));
-            Ok(Some(SocketAddr::V4(SocketAddrV4::new(ip, u16::from_be(sin.sin_port)))))
+            Ok(Some(SocketAddr::V4(SocketAddrV4::new(
+                ip,
+                u16::from_be(sin.sin_port),
+            ))))
         }
         libc::AF_INET6 => {
             if len < size_of::<sockaddr_in6>() {
@@ -45,7 +51,12 @@ pub(super) unsafe fn read_peer(peer: *const sockaddr, len: socklen_t) -> Result<
             let sin6 = unsafe { peer.cast::<sockaddr_in6>().read_unaligned() };
             let ip = Ipv6Addr::from(sin6.sin6_addr.s6_addr);
             let port = u16::from_be(sin6.sin6_port);
-            Ok(Some(SocketAddr::V6(SocketAddrV6::new(ip, port, 0, sin6.sin6_scope_id))))
+            Ok(Some(SocketAddr::V6(SocketAddrV6::new(
+                ip,
+                port,
+                0,
+                sin6.sin6_scope_id,
+            ))))
         }
         _ => Ok(None),
     }

@@ -21,7 +21,10 @@ pub struct El {
 
 impl El {
     pub fn attr(&self, name: &str) -> Option<&str> {
-        self.attrs.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.attrs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     pub fn child(&self, ns: &str, name: &str) -> Option<&El> {
         self.children.iter().find(|c| c.ns == ns && c.name == name)
@@ -51,10 +54,19 @@ pub fn parse_tree(xml: &[u8]) -> El {
                     if key.starts_with("xmlns") {
                         continue;
                     }
-                    let value = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).expect("value unescapes").into_owned();
+                    let value = a
+                        .normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                        .expect("value unescapes")
+                        .into_owned();
                     attrs.push((key, value));
                 }
-                let el = El { ns, name: s.local_name().as_ref().to_owned(), attrs, children: vec![], text: String::new() };
+                let el = El {
+                    ns,
+                    name: s.local_name().as_ref().to_owned(),
+                    attrs,
+                    children: vec![],
+                    text: String::new(),
+                };
                 if empty {
                     match stack.last_mut() {
                         Some(parent) => parent.children.push(el),
@@ -71,7 +83,11 @@ pub fn parse_tree(xml: &[u8]) -> El {
                     None => root = Some(el),
                 }
             }
-            Event::Text(t) => stack.last_mut().expect("no text outside the root").text.push_str(&t.xml10_content()),
+            Event::Text(t) => stack
+                .last_mut()
+                .expect("no text outside the root")
+                .text
+                .push_str(&t.xml10_content()),
             Event::GeneralRef(r) => {
                 let c = match &*r {
                     "lt" => "<".to_owned(),
@@ -103,7 +119,13 @@ pub const ALICE: &str = "alice@example.com/phone";
 
 impl<'a> Call<'a> {
     pub fn new(stanza: &'a str) -> Self {
-        Call { stanza, sender: ALICE, target: None, peer: Some("203.0.113.7:40123".parse().unwrap()), flags: Flags::NONE }
+        Call {
+            stanza,
+            sender: ALICE,
+            target: None,
+            peer: Some("203.0.113.7:40123".parse().unwrap()),
+            flags: Flags::NONE,
+        }
     }
     pub fn to(mut self, target: &'a str) -> Self {
         self.target = Some(target);
@@ -122,11 +144,20 @@ impl<'a> Call<'a> {
         self
     }
     pub fn run(&self) -> Result<Option<Vec<u8>>, HandleError> {
-        handle_iq_to_vec(&Request { stanza: self.stanza.as_bytes(), sender: self.sender, target: self.target, peer: self.peer, flags: self.flags })
+        handle_iq_to_vec(&Request {
+            stanza: self.stanza.as_bytes(),
+            sender: self.sender,
+            target: self.target,
+            peer: self.peer,
+            flags: self.flags,
+        })
     }
     /// The reply tree; panics on pass or error.
     pub fn reply(&self) -> El {
-        let bytes = self.run().unwrap_or_else(|e| panic!("{e:?} for {}", self.stanza)).unwrap_or_else(|| panic!("pass for {}", self.stanza));
+        let bytes = self
+            .run()
+            .unwrap_or_else(|e| panic!("{e:?} for {}", self.stanza))
+            .unwrap_or_else(|| panic!("pass for {}", self.stanza));
         parse_tree(&bytes)
     }
 }
@@ -139,8 +170,15 @@ pub fn assert_error(iq: &El, error_type: &str, condition: &str) {
     assert_eq!(iq.attr("type"), Some("error"), "{iq:?}");
     assert_eq!(iq.children.len(), 1, "no payload echo: {iq:?}");
     let err = &iq.children[0];
-    assert_eq!((err.name.as_str(), err.attr("type")), ("error", Some(error_type)), "{iq:?}");
-    assert!(err.child(STANZAS, condition).is_some(), "missing <{condition}/>: {iq:?}");
+    assert_eq!(
+        (err.name.as_str(), err.attr("type")),
+        ("error", Some(error_type)),
+        "{iq:?}"
+    );
+    assert!(
+        err.child(STANZAS, condition).is_some(),
+        "missing <{condition}/>: {iq:?}"
+    );
     let text = err.child(STANZAS, "text").expect("an English <text/>");
     assert_eq!(text.attr("xml:lang"), Some("en"));
     assert!(!text.text.is_empty());

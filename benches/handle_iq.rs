@@ -1,1 +1,141 @@
-fn main() {}
+//! ns per sic_handle_iq call, through the C ABI as hosts call it, beside the
+//! floor for the same bytes: a quick-xml pass that only reads every event.
+//!
+//! `cargo bench --bench handle_iq` (add `-- --quick` for a short run).
+
+use std::hint::black_box;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use xmpp_sic::ffi::sic_handle_iq;
+use xmpp_sic::Status;
+
+const SENDER: &str = "alice@example.com/phone";
+
+fn sockaddr_v4() -> libc::sockaddr_in {
+    // SAFETY: sockaddr_in is plain data; all-zero is a valid value.
+    let mut sin: libc::sockaddr_in = unsafe { std::mem::zeroed() };
+    sin.sin_family = libc::AF_INET as libc::sa_family_t;
+    sin.sin_port = 40123u16.to_be();
+    sin.sin_addr.s_addr = u32::from(Ipv4Addr::new(203, 0, 113, 7)).to_be();
+    sin
+}
+
+fn sockaddr_v6() -> libc::sockaddr_in6 {
+    // SAFETY: sockaddr_in6 is plain data; all-zero is a valid value.
+    let mut sin6: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
+    sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
+    sin6.sin6_port = 40123u16.to_be();
+    sin6.sin6_addr.s6_addr = "2001:db8:85a3::8a2e:370:7334"
+        .parse::<Ipv6Addr>()
+        .unwrap()
+        .octets();
+    sin6
+}
+
+/// One call through the C ABI; returns the status so the work is not elided.
+fn call<T>(iq: &[u8], target: Option<&str>, peer: &T, out: &mut [u8]) -> Status {
+    let mut len = 0usize;
+    let (t, tl) = target.map_or((std::ptr::null(), 0), |t| (t.as_ptr(), t.len()));
+    // SAFETY: every pointer is valid for its length during the call; `peer`
+    // is a whole sockaddr_in/sockaddr_in6.
+    unsafe {
+        sic_handle_iq(
+            iq.as_ptr(),
+            iq.len(),
+            SENDER.as_ptr().cast(),
+            SENDER.len(),
+            t.cast(),
+            tl,
+            (peer as *const T).cast(),
+            std::mem::size_of::<T>() as libc::socklen_t,
+            0,
+            out.as_mut_ptr(),
+            out.len(),
+            &mut len,
+        )
+    }
+}
+
+/// The floor: quick-xml reads every event of the stanza and does nothing else.
+fn quick_xml_floor(iq: &[u8]) -> usize {
+    let mut reader = quick_xml::Reader::from_reader(iq);
+    let mut events = 0;
+    loop {
+        match reader.read_event() {
+            Ok(quick_xml::events::Event::Eof) | Err(_) => return events,
+            Ok(_) => events += 1,
+        }
+    }
+}
+
+pub const SIC1: &[u8] =
+    b"<iq xmlns='jabber:client' id='ik2s7159' type='get'><address xmlns='urn:xmpp:sic:1'/></iq>";
+pub const SIC0: &[u8] =
+    b"<iq xmlns='jabber:client' id='ik2s7159' type='get'><ip xmlns='urn:xmpp:sic:0'/></iq>";
+const BAD: &[u8] = b"<iq xmlns='jabber:client' id='ik2s7159' type='get'><address xmlns='urn:xmpp:sic:1'><ip/></address></iq>";
+
+fn requests(c: &mut Criterion) {
+    let (v4, v6) = (sockaddr_v4(), sockaddr_v6());
+    let mut out = [0u8; 2048];
+    let mut group = c.benchmark_group("sic_handle_iq");
+    group.bench_function("sic1_ipv4", |b| {
+        b.iter(|| call(black_box(SIC1), None, &v4, &mut out))
+    });
+    group.bench_function("sic1_ipv6", |b| {
+        b.iter(|| call(black_box(SIC1), None, &v6, &mut out))
+    });
+    group.bench_function("sic0_ipv4", |b| {
+        b.iter(|| call(black_box(SIC0), None, &v4, &mut out))
+    });
+    group.bench_function("sic0_ipv6", |b| {
+        b.iter(|| call(black_box(SIC0), None, &v6, &mut out))
+    });
+    group.bench_function("sic1_to_own_bare_jid", |b| {
+        b.iter(|| call(black_box(SIC1), Some("alice@example.com"), &v4, &mut out))
+    });
+    group.bench_function("forbidden", |b| {
+        b.iter(|| call(black_box(SIC1), Some("bob@example.com"), &v4, &mut out))
+    });
+    group.bench_function("bad_request", |b| {
+        b.iter(|| call(black_box(BAD), None, &v4, &mut out))
+    });
+    group.bench_function("floor_quick_xml_sic1", |b| {
+        b.iter(|| quick_xml_floor(black_box(SIC1)))
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("id_length");
+    for len in [8usize, 64, 512, 4096] {
+        let iq = format!(
+            "<iq xmlns='jabber:client' id='{}' type='get'><address xmlns='urn:xmpp:sic:1'/></iq>",
+            "x".repeat(len)
+        );
+        let mut big = vec![0u8; xmpp_sic::reply_bound(iq.len(), SENDER.len(), 0)];
+        group.throughput(Throughput::Bytes(iq.len() as u64));
+        group.bench_with_input(BenchmarkId::new("handle", len), &iq, |b, iq| {
+            b.iter(|| call(black_box(iq.as_bytes()), None, &v4, &mut big))
+        });
+        group.bench_with_input(BenchmarkId::new("floor", len), &iq, |b, iq| {
+            b.iter(|| quick_xml_floor(black_box(iq.as_bytes())))
+        });
+    }
+    group.finish();
+}
+
+fn sanity() {
+    let mut out = [0u8; 2048];
+    assert_eq!(call(SIC1, None, &sockaddr_v4(), &mut out), Status::Ok);
+    assert_eq!(
+        call(SIC1, Some("bob@example.com"), &sockaddr_v6(), &mut out),
+        Status::Ok
+    );
+}
+
+fn benches(c: &mut Criterion) {
+    sanity();
+    requests(c);
+}
+
+criterion_group!(all, benches);
+criterion_main!(all);

@@ -26,27 +26,30 @@ impl IpText {
         self.len += bytes.len();
     }
 
-    fn push_decimal(&mut self, mut n: u32) {
-        let mut digits = [0u8; 10];
-        let mut i = digits.len();
-        loop {
-            i -= 1;
-            digits[i] = b'0' + (n % 10) as u8;
-            n /= 10;
-            if n == 0 {
-                break;
-            }
+    fn push_byte(&mut self, b: u8) {
+        self.buf[self.len] = b;
+        self.len += 1;
+    }
+
+    fn push_octet(&mut self, n: u8) {
+        if n >= 100 {
+            self.push_byte(b'0' + n / 100);
         }
-        self.push(&digits[i..]);
+        if n >= 10 {
+            self.push_byte(b'0' + n / 10 % 10);
+        }
+        self.push_byte(b'0' + n % 10);
     }
 
     fn push_v4(&mut self, ip: Ipv4Addr) {
-        for (i, octet) in ip.octets().into_iter().enumerate() {
-            if i > 0 {
-                self.push(b".");
-            }
-            self.push_decimal(octet.into());
-        }
+        let [a, b, c, d] = ip.octets();
+        self.push_octet(a);
+        self.push_byte(b'.');
+        self.push_octet(b);
+        self.push_byte(b'.');
+        self.push_octet(c);
+        self.push_byte(b'.');
+        self.push_octet(d);
     }
 
     fn push_hex(&mut self, group: u16) {
@@ -56,7 +59,7 @@ impl IpText {
             let nibble = (group >> shift) & 0xf;
             if nibble != 0 || started || shift == 0 {
                 started = true;
-                self.push(&[HEX[nibble as usize]]);
+                self.push_byte(HEX[nibble as usize]);
             }
         }
     }

@@ -126,6 +126,13 @@ pub fn is_xml_char(c: char) -> bool {
 /// surrogates, so only C0 controls and U+FFFE/U+FFFF need looking for.
 pub fn all_xml_chars(s: &str) -> bool {
     let bytes = s.as_bytes();
+    // A branch-free fold vectorises over the whole stanza; only a stanza
+    // with a suspect byte gets the exact check below.
+    if !bytes.iter().fold(false, |acc, &b| {
+        acc | (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r')) | (b == 0xEF)
+    }) {
+        return true;
+    }
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
@@ -143,8 +150,48 @@ pub fn all_xml_chars(s: &str) -> bool {
     true
 }
 
+/// True when decoding would change nothing: no references, and no raw
+/// white space that attribute-value normalisation rewrites. Such data can be
+/// compared and copied as it stands.
+pub fn is_plain(raw: &str, ctx: Context) -> bool {
+    let mask = match ctx {
+        Context::Attribute => SPECIAL_IN_ATTRIBUTE,
+        Context::Text => SPECIAL_IN_TEXT,
+    };
+    !raw.bytes().any(|b| BYTE_CLASSES[b as usize] & mask != 0)
+}
+
+const SPECIAL_IN_ATTRIBUTE: u8 = 1;
+const SPECIAL_IN_TEXT: u8 = 2;
+const ESCAPED_ON_OUTPUT: u8 = 4;
+
+/// One lookup per byte for every question this module asks of a byte.
+const BYTE_CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if matches!(c, b'&' | b'<' | b'\t' | b'\n' | b'\r') {
+            class |= SPECIAL_IN_ATTRIBUTE;
+        }
+        if matches!(c, b'&' | b'<' | b'>' | b'\r') {
+            class |= SPECIAL_IN_TEXT;
+        }
+        if matches!(c, b'&' | b'<' | b'>' | b'\'' | b'"' | b'\t' | b'\n' | b'\r') {
+            class |= ESCAPED_ON_OUTPUT;
+        }
+        table[b] = class;
+        b += 1;
+    }
+    table
+};
+
 /// True when the decoded data equals `expected` exactly.
 pub fn decoded_eq(raw: &str, ctx: Context, expected: &str) -> Result<bool, Malformed> {
+    if is_plain(raw, ctx) {
+        return Ok(raw == expected);
+    }
     let mut rest = expected.as_bytes();
     let mut equal = true;
     decode(raw, ctx, |piece| {
@@ -201,6 +248,13 @@ pub fn attribute_escape(b: u8) -> Option<&'static [u8]> {
         b'\r' => b"&#xD;",
         _ => return None,
     })
+}
+
+/// True when some byte of `s` needs [`attribute_escape`].
+#[inline]
+pub fn needs_attribute_escape(s: &str) -> bool {
+    s.bytes()
+        .any(|b| BYTE_CLASSES[b as usize] & ESCAPED_ON_OUTPUT != 0)
 }
 
 #[cfg(test)]

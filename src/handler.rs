@@ -115,10 +115,20 @@ pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleErr
         body,
     };
 
-    let mut count = Counter::default();
-    render(&reply, &mut count).map_err(|_| HandleError::MalformedStanza)?;
-    if count.0 > out.len() {
-        return Err(HandleError::BufferTooSmall { needed: count.0 });
+    // Hosts size their buffer with reply_bound, which is proven to suffice:
+    // then one pass writes the reply. Otherwise a counting pass decides
+    // first, so a short buffer is never written to.
+    let bound = crate::reply_bound(
+        req.stanza.len(),
+        req.sender.len(),
+        req.target.map_or(0, str::len),
+    );
+    if out.len() < bound {
+        let mut count = Counter::default();
+        render(&reply, &mut count).map_err(|_| HandleError::MalformedStanza)?;
+        if count.0 > out.len() {
+            return Err(HandleError::BufferTooSmall { needed: count.0 });
+        }
     }
     let mut fill = Filler { buf: out, len: 0 };
     render(&reply, &mut fill).map_err(|_| HandleError::MalformedStanza)?;

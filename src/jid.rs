@@ -68,15 +68,15 @@ impl<'a> Jid<'a> {
 /// RFC 7622 §3.1: the resource starts at the first `/`, the localpart ends at
 /// the first `@` before it.
 pub fn split(s: &str) -> Result<Parts<'_>, InvalidJid> {
-    let (bare, resource) = match s.split_once('/') {
-        Some((bare, resource)) => (bare, Some(resource)),
+    let (bare, resource) = match memchr::memchr(b'/', s.as_bytes()) {
+        Some(slash) => (&s[..slash], Some(&s[slash + 1..])),
         None => (s, None),
     };
-    let (local, domain) = match bare.split_once('@') {
-        Some((local, domain)) => (Some(local), domain),
+    let (local, domain) = match memchr::memchr(b'@', bare.as_bytes()) {
+        Some(at) => (Some(&bare[..at]), &bare[at + 1..]),
         None => (None, bare),
     };
-    let ok = |part: &str| !part.is_empty() && part.len() <= MAX_PART_LEN;
+    let ok = |part: &str| (1..=MAX_PART_LEN).contains(&part.len());
     if !ok(domain) || !local.is_none_or(ok) || !resource.is_none_or(ok) {
         return Err(InvalidJid);
     }
@@ -87,42 +87,77 @@ pub fn split(s: &str) -> Result<Parts<'_>, InvalidJid> {
     })
 }
 
-/// Characters RFC 7622 §3.3.1 forbids in a localpart, beside controls and space.
-fn forbidden_in_local(b: u8) -> bool {
-    matches!(b, b'"' | b'&' | b'\'' | b'/' | b':' | b'<' | b'>' | b'@')
+/// Byte classes for the fast path, one bit per part of a JID.
+const LOCAL: u8 = 1;
+const DOMAIN: u8 = 2;
+const RESOURCE: u8 = 4;
+
+/// Which parts may hold each byte *unchanged by normalisation*: the localpart
+/// takes printable ASCII but upper case (case-folded) and the characters RFC
+/// 7622 §3.3.1 forbids; the domainpart lower-case LDH and dots; the resource
+/// any printable ASCII or space (OpaqueString leaves them as they are).
+const CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0x20;
+    while b < 0x7f {
+        let c = b as u8;
+        let mut class = RESOURCE;
+        if c != b' '
+            && !c.is_ascii_uppercase()
+            && !matches!(c, b'"' | b'&' | b'\'' | b'/' | b':' | b'<' | b'>' | b'@')
+        {
+            class |= LOCAL;
+        }
+        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.' {
+            class |= DOMAIN;
+        }
+        table[b] = class;
+        b += 1;
+    }
+    table
+};
+
+fn all_in(part: &str, class: u8) -> bool {
+    part.bytes().all(|b| CLASSES[b as usize] & class != 0)
 }
 
 /// True when every part is ASCII that normalisation would leave unchanged and
 /// that the profiles accept, so byte comparison is RFC 7622 comparison.
 fn is_normalised_ascii(parts: &Parts<'_>) -> bool {
-    let local_ok = parts.local.is_none_or(|l| {
-        l.bytes()
-            .all(|b| b.is_ascii_graphic() && !b.is_ascii_uppercase() && !forbidden_in_local(b))
-    });
-    let domain_ok = is_plain_hostname(parts.domain);
-    // OpaqueString accepts printable ASCII, space included; it is not compared.
-    let resource_ok = parts
-        .resource
-        .is_none_or(|r| r.bytes().all(|b| (0x20..0x7f).contains(&b)) && !r.starts_with(' '));
-    local_ok && domain_ok && resource_ok
+    parts.local.is_none_or(|l| all_in(l, LOCAL))
+        && all_in(parts.domain, DOMAIN)
+        && is_plain_hostname(parts.domain)
+        // A leading space is the one printable ASCII form OpaqueString refuses.
+        && parts.resource.is_none_or(|r| all_in(r, RESOURCE) && !r.starts_with(' '))
 }
 
-/// Lower-case LDH labels of 1 to 63 bytes, no trailing dot, not all-numeric
-/// at the end (an IPv4 literal goes the slow way, which checks it properly).
+/// Given only lower-case LDH bytes and dots: labels of 1 to 63 bytes that do
+/// not start or end with `-`, no trailing dot, a letter in the last label (an
+/// IPv4 literal goes the slow way, which checks it properly), and no `--`
+/// (IDNA A-labels go the slow way too).
 fn is_plain_hostname(d: &str) -> bool {
-    let labels_ok = d.split('.').all(|label| {
-        let b = label.as_bytes();
-        (1..=63).contains(&b.len())
-            && b.iter()
-                .all(|&c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
-            && b[0] != b'-'
-            && b[b.len() - 1] != b'-'
-    });
-    let last_is_alpha = d
-        .rsplit('.')
-        .next()
-        .is_some_and(|l| l.bytes().any(|c| c.is_ascii_lowercase()));
-    labels_ok && last_is_alpha && !d.contains("--")
+    let bytes = d.as_bytes();
+    let mut label_start = 0;
+    let mut last_label_has_alpha = false;
+    for (i, &c) in bytes.iter().enumerate() {
+        if c == b'.' {
+            if !label_ok(&bytes[label_start..i]) {
+                return false;
+            }
+            label_start = i + 1;
+            last_label_has_alpha = false;
+        } else {
+            last_label_has_alpha |= c.is_ascii_lowercase();
+        }
+    }
+    label_ok(&bytes[label_start..]) && last_label_has_alpha
+}
+
+fn label_ok(label: &[u8]) -> bool {
+    (1..=63).contains(&label.len())
+        && label[0] != b'-'
+        && label[label.len() - 1] != b'-'
+        && !label.windows(2).any(|w| w == b"--")
 }
 
 #[cfg(test)]

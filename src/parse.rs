@@ -37,6 +37,17 @@ pub enum Ns {
 
 impl Ns {
     fn classify(raw: &str) -> Result<Ns, Malformed> {
+        if escape::is_plain(raw, Context::Attribute) {
+            return Ok(match raw {
+                "" => Ns::Empty,
+                "jabber:client" => Ns::Client,
+                "jabber:server" => Ns::Server,
+                "jabber:component:accept" => Ns::Component,
+                crate::NS_SIC0 => Ns::Sic0,
+                crate::NS_SIC1 => Ns::Sic1,
+                _ => Ns::Other,
+            });
+        }
         const KNOWN: [(&str, Ns); 5] = [
             ("jabber:client", Ns::Client),
             ("jabber:server", Ns::Server),
@@ -107,10 +118,12 @@ pub struct Iq<'a> {
     pub payload: Payload,
 }
 
+// Frames and bindings are 8 bytes each, so the stacks zero-initialise in a
+// few vector stores per call. Names fit u16: a stanza is at most 64 KiB.
 #[derive(Clone, Copy, Default)]
 struct Frame {
     name_start: u32,
-    name_len: u32,
+    name_len: u16,
     /// Bindings in force before this element's own declarations.
     bindings_before: u8,
     default_ns: u8,
@@ -119,7 +132,7 @@ struct Frame {
 #[derive(Clone, Copy, Default)]
 struct Binding {
     prefix_start: u32,
-    prefix_len: u32,
+    prefix_len: u16,
     ns: u8,
 }
 
@@ -151,7 +164,7 @@ struct Scopes<'a> {
 }
 
 impl<'a> Scopes<'a> {
-    fn slice(&self, start: u32, len: u32) -> &'a str {
+    fn slice(&self, start: u32, len: u16) -> &'a str {
         let start = start as usize;
         &self.input[start..start + len as usize]
     }
@@ -189,24 +202,46 @@ struct StartTag<'a> {
     kind: Option<&'a str>,
 }
 
-fn is_name_byte(b: u8, first: bool) -> bool {
-    match b {
-        b'a'..=b'z' | b'A'..=b'Z' | b'_' | 0x80.. => true,
-        b'0'..=b'9' | b'-' | b'.' => !first,
-        _ => false,
+const NAME_START: u8 = 1;
+const NAME_CHAR: u8 = 2;
+
+/// XML name characters, with every non-ASCII byte allowed (the UTF-8 was
+/// validated already; the finer Unicode classes are not checked).
+const NAME_CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        table[b] = if c.is_ascii_alphabetic() || c == b'_' || c >= 0x80 {
+            NAME_START | NAME_CHAR
+        } else if c.is_ascii_digit() || c == b'-' || c == b'.' {
+            NAME_CHAR
+        } else {
+            0
+        };
+        b += 1;
     }
-}
+    table
+};
 
 /// Splits a qualified name into (prefix, local part), checking that both are
 /// XML names without colons.
 fn split_qname(qname: &str) -> Result<(Option<&str>, &str), Malformed> {
-    let valid = |part: &str| {
-        let b = part.as_bytes();
-        !b.is_empty() && is_name_byte(b[0], true) && b[1..].iter().all(|&c| is_name_byte(c, false))
+    let valid = |part: &[u8]| match part.split_first() {
+        Some((&first, rest)) => {
+            NAME_CLASSES[first as usize] & NAME_START != 0
+                && rest
+                    .iter()
+                    .all(|&c| NAME_CLASSES[c as usize] & NAME_CHAR != 0)
+        }
+        None => false,
     };
-    match qname.split_once(':') {
-        Some((prefix, local)) if valid(prefix) && valid(local) => Ok((Some(prefix), local)),
-        None if valid(qname) => Ok((None, qname)),
+    let bytes = qname.as_bytes();
+    match bytes.iter().position(|&b| b == b':') {
+        Some(colon) if valid(&bytes[..colon]) && valid(&bytes[colon + 1..]) => {
+            Ok((Some(&qname[..colon]), &qname[colon + 1..]))
+        }
+        None if valid(bytes) => Ok((None, qname)),
         _ => Err(Malformed),
     }
 }
@@ -226,7 +261,7 @@ fn open_element<'a>(
     let mut id = None;
     let mut kind = None;
     let mut prefixed_attrs = false;
-    let mut seen = [(0u32, 0u32); SMALL_ATTRS];
+    let mut seen = [(0u32, 0u16); SMALL_ATTRS];
     let mut count = 0usize;
 
     let mut attrs = Attributes::new(content, name_len);
@@ -246,11 +281,13 @@ fn open_element<'a>(
             {
                 return Err(Malformed);
             }
-            seen[count] = (scopes.offset_of(key), key.len() as u32);
+            seen[count] = (scopes.offset_of(key), key.len() as u16);
         }
         count += 1;
         // Validates the value's references even where we do not use it.
-        escape::decode(value, Context::Attribute, |_| {})?;
+        if !escape::is_plain(value, Context::Attribute) {
+            escape::decode(value, Context::Attribute, |_| {})?;
+        }
         let (attr_prefix, attr_local) = split_qname(key)?;
         match (attr_prefix, attr_local) {
             (None, "xmlns") => default_ns = Ns::classify(value)?,
@@ -276,7 +313,7 @@ fn open_element<'a>(
                 }
                 scopes.bindings[scopes.nbindings] = Binding {
                     prefix_start: scopes.offset_of(declared),
-                    prefix_len: declared.len() as u32,
+                    prefix_len: declared.len() as u16,
                     ns: ns_code(ns),
                 };
                 scopes.nbindings += 1;
@@ -312,7 +349,7 @@ fn open_element<'a>(
     };
     scopes.frames[scopes.depth] = Frame {
         name_start: scopes.offset_of(qname),
-        name_len: qname.len() as u32,
+        name_len: qname.len() as u16,
         bindings_before: bindings_before as u8,
         default_ns: ns_code(default_ns),
     };
@@ -349,6 +386,15 @@ fn form_of(ns: Ns, local: &str, flags: Flags) -> Option<Form> {
 }
 
 fn iq_type(raw: &str) -> Result<IqType, Malformed> {
+    if escape::is_plain(raw, Context::Attribute) {
+        return Ok(match raw {
+            "get" => IqType::Get,
+            "set" => IqType::Set,
+            "result" => IqType::Result,
+            "error" => IqType::Error,
+            _ => IqType::Unknown,
+        });
+    }
     for (name, kind) in [
         ("get", IqType::Get),
         ("set", IqType::Set),

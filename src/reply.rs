@@ -2,7 +2,7 @@
 //! runs twice, once to count and once to copy, so that a caller's buffer is
 //! either filled completely or left untouched.
 
-use crate::escape::{self, attribute_escape, Context, Malformed, Piece};
+use crate::escape::{self, attribute_escape, needs_attribute_escape, Context, Malformed, Piece};
 use crate::parse::{Form, Ns};
 
 /// Where rendered bytes go.
@@ -130,6 +130,10 @@ pub struct Reply<'a> {
 /// Writes `s` as the inside of a `'`-quoted attribute value.
 fn put_attr_text<S: Sink>(sink: &mut S, s: &str) {
     let bytes = s.as_bytes();
+    if !needs_attribute_escape(s) {
+        sink.put(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         if let Some(esc) = attribute_escape(b) {
@@ -171,21 +175,25 @@ const STANZAS_NS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
 pub fn render<S: Sink>(reply: &Reply<'_>, sink: &mut S) -> Result<(), Malformed> {
     sink.put(b"<iq");
     if let Some(uri) = reply.ns.stanza_uri() {
-        put_attr(sink, "xmlns", uri);
+        sink.put(b" xmlns='");
+        sink.put(uri.as_bytes());
+        sink.put(b"'");
     }
-    let kind = match reply.body {
-        Body::Result { .. } => "result",
-        Body::Error(_) => "error",
-    };
-    put_attr(sink, "type", kind);
-    sink.put(b" id='");
+    sink.put(match reply.body {
+        Body::Result { .. } => b" type='result' id='",
+        Body::Error(_) => b" type='error' id='",
+    });
     // The id is decoded and escaped again rather than copied, so that a raw
     // `"` or `>` legal in the request cannot break out of our quoting.
-    let mut utf8 = [0u8; 4];
-    escape::decode(reply.raw_id, Context::Attribute, |piece| match piece {
-        Piece::Run(s) => put_attr_text(sink, s),
-        Piece::Char(c) => put_attr_text(sink, c.encode_utf8(&mut utf8)),
-    })?;
+    if escape::is_plain(reply.raw_id, Context::Attribute) {
+        put_attr_text(sink, reply.raw_id);
+    } else {
+        let mut utf8 = [0u8; 4];
+        escape::decode(reply.raw_id, Context::Attribute, |piece| match piece {
+            Piece::Run(s) => put_attr_text(sink, s),
+            Piece::Char(c) => put_attr_text(sink, c.encode_utf8(&mut utf8)),
+        })?;
+    }
     sink.put(b"'");
     put_attr(sink, "to", reply.to);
     if let Some(from) = reply.from {

@@ -81,6 +81,7 @@ suite panic-boundary cargo test --release --features panic-probe --test panic_bo
 SUM_LINES=1 suite c-tests make --no-print-directory c-tests
 suite install check scripts/check-install.sh
 suite demo check bash -c 'make --no-print-directory demo | tee /dev/stderr | grep -q "<ip>192.168.4.1</ip><port>12345</port>"'
+suite fuzz-smoke scripts/fuzz-smoke.sh
 # Benchmarks are not tests: run each once to prove they work, assert nothing on time.
 suite bench-smoke check cargo bench --bench handle_iq --quiet -- --test
 for binding in bindings/*/run-tests.sh; do

@@ -123,6 +123,40 @@ fn requests(c: &mut Criterion) {
     group.finish();
 }
 
+fn jid_lengths(c: &mut Criterion) {
+    let v4 = sockaddr_v4();
+    let mut group = c.benchmark_group("jid_length");
+    for len in [5usize, 64, 255, 1023] {
+        let local = "a".repeat(len);
+        let sender = format!("{local}@example.com/phone");
+        let target = format!("{local}@example.com");
+        let mut out = vec![0u8; xmpp_sic::reply_bound(SIC1.len(), sender.len(), target.len())];
+        group.bench_with_input(BenchmarkId::new("handle", len), &len, |b, _| {
+            b.iter(|| {
+                let mut written = 0usize;
+                // SAFETY: every pointer is valid for its length during the call.
+                unsafe {
+                    sic_handle_iq(
+                        SIC1.as_ptr(),
+                        SIC1.len(),
+                        sender.as_ptr().cast(),
+                        sender.len(),
+                        target.as_ptr().cast(),
+                        target.len(),
+                        (&v4 as *const libc::sockaddr_in).cast(),
+                        std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
+                        0,
+                        out.as_mut_ptr(),
+                        out.len(),
+                        &mut written,
+                    )
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
 fn sanity() {
     let mut out = [0u8; 2048];
     assert_eq!(call(SIC1, None, &sockaddr_v4(), &mut out), Status::Ok);
@@ -135,6 +169,7 @@ fn sanity() {
 fn benches(c: &mut Criterion) {
     sanity();
     requests(c);
+    jid_lengths(c);
 }
 
 criterion_group!(all, benches);

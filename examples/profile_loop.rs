@@ -1,19 +1,26 @@
-//! A tight loop for profilers (callgrind, perf): `cargo run --release --example profile_loop -- N`.
+//! A tight loop for profilers (callgrind, perf):
+//! `cargo run --release --example profile_loop -- CALLS [ID_BYTES]`.
 use xmpp_sic::{handle_iq, Flags, Request};
 
 fn main() {
-    let n: usize = std::env::args()
-        .nth(1)
+    let mut args = std::env::args().skip(1);
+    let n: usize = args
+        .next()
         .and_then(|a| a.parse().ok())
         .unwrap_or(1_000_000);
+    let id_len: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(8);
+    let stanza = format!(
+        "<iq xmlns='jabber:client' id='{}' type='get'><address xmlns='urn:xmpp:sic:1'/></iq>",
+        "x".repeat(id_len)
+    );
     let req = Request {
-        stanza: b"<iq xmlns='jabber:client' id='ik2s7159' type='get'><address xmlns='urn:xmpp:sic:1'/></iq>",
+        stanza: stanza.as_bytes(),
         sender: "alice@example.com/phone",
         target: None,
         peer: Some("203.0.113.7:40123".parse().unwrap()),
         flags: Flags::NONE,
     };
-    let mut out = [0u8; 1024];
+    let mut out = vec![0u8; xmpp_sic::reply_bound(stanza.len(), req.sender.len(), 0)];
     let mut total = 0usize;
     for _ in 0..n {
         if let Ok(xmpp_sic::Handled::Reply { len }) =

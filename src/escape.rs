@@ -154,38 +154,27 @@ pub fn all_xml_chars(s: &str) -> bool {
 /// white space that attribute-value normalisation rewrites. Such data can be
 /// compared and copied as it stands.
 pub fn is_plain(raw: &str, ctx: Context) -> bool {
-    let mask = match ctx {
-        Context::Attribute => SPECIAL_IN_ATTRIBUTE,
-        Context::Text => SPECIAL_IN_TEXT,
-    };
-    !raw.bytes().any(|b| BYTE_CLASSES[b as usize] & mask != 0)
+    match ctx {
+        Context::Attribute => !contains_any(raw.as_bytes(), [b'&', b'<', b'\t', b'\n', b'\r']),
+        Context::Text => !contains_any(raw.as_bytes(), [b'&', b'<', b'>', b'\r']),
+    }
 }
 
-const SPECIAL_IN_ATTRIBUTE: u8 = 1;
-const SPECIAL_IN_TEXT: u8 = 2;
-const ESCAPED_ON_OUTPUT: u8 = 4;
-
-/// One lookup per byte for every question this module asks of a byte.
-const BYTE_CLASSES: [u8; 256] = {
-    let mut table = [0u8; 256];
-    let mut b = 0;
-    while b < 256 {
-        let c = b as u8;
-        let mut class = 0;
-        if matches!(c, b'&' | b'<' | b'\t' | b'\n' | b'\r') {
-            class |= SPECIAL_IN_ATTRIBUTE;
-        }
-        if matches!(c, b'&' | b'<' | b'>' | b'\r') {
-            class |= SPECIAL_IN_TEXT;
-        }
-        if matches!(c, b'&' | b'<' | b'>' | b'\'' | b'"' | b'\t' | b'\n' | b'\r') {
-            class |= ESCAPED_ON_OUTPUT;
-        }
-        table[b] = class;
-        b += 1;
+/// True when `bytes` holds any byte of `set` (at most 9 bytes). Values are
+/// mostly a dozen bytes, where a plain loop is cheapest; long ones (ids of
+/// kilobytes) go through memchr's SIMD searches, three bytes per pass.
+#[inline]
+fn contains_any<const N: usize>(bytes: &[u8], set: [u8; N]) -> bool {
+    if bytes.len() < 32 {
+        return bytes.iter().any(|b| set.contains(b));
     }
-    table
-};
+    set.chunks(3).any(|three| match *three {
+        [a, b, c] => memchr::memchr3(a, b, c, bytes).is_some(),
+        [a, b] => memchr::memchr2(a, b, bytes).is_some(),
+        [a] => memchr::memchr(a, bytes).is_some(),
+        _ => false,
+    })
+}
 
 /// True when the decoded data equals `expected` exactly.
 pub fn decoded_eq(raw: &str, ctx: Context, expected: &str) -> Result<bool, Malformed> {
@@ -253,8 +242,10 @@ pub fn attribute_escape(b: u8) -> Option<&'static [u8]> {
 /// True when some byte of `s` needs [`attribute_escape`].
 #[inline]
 pub fn needs_attribute_escape(s: &str) -> bool {
-    s.bytes()
-        .any(|b| BYTE_CLASSES[b as usize] & ESCAPED_ON_OUTPUT != 0)
+    contains_any(
+        s.as_bytes(),
+        [b'&', b'<', b'>', b'\'', b'"', b'\t', b'\n', b'\r'],
+    )
 }
 
 #[cfg(test)]

@@ -185,8 +185,9 @@ pub fn render<S: Sink>(reply: &Reply<'_>, sink: &mut S) -> Result<(), Malformed>
     });
     // The id is decoded and escaped again rather than copied, so that a raw
     // `"` or `>` legal in the request cannot break out of our quoting.
-    if escape::is_plain(reply.raw_id, Context::Attribute) {
-        put_attr_text(sink, reply.raw_id);
+    // An id with nothing to escape has nothing to decode either: one scan.
+    if !needs_attribute_escape(reply.raw_id) {
+        sink.put(reply.raw_id.as_bytes());
     } else {
         let mut utf8 = [0u8; 4];
         escape::decode(reply.raw_id, Context::Attribute, |piece| match piece {

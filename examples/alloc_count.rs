@@ -25,13 +25,16 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static GLOBAL: Counting = Counting;
 
+/// (name, stanza, sender, target, peer)
+type Path<'a> = (&'a str, &'a [u8], &'a str, Option<&'a str>, &'a str);
+
 fn main() {
     const CALLS: usize = 100_000;
     let sic1: &[u8] =
         b"<iq xmlns='jabber:client' id='a' type='get'><address xmlns='urn:xmpp:sic:1'/></iq>";
     let sic0: &[u8] =
         b"<iq xmlns='jabber:client' id='a' type='get'><ip xmlns='urn:xmpp:sic:0'/></iq>";
-    let paths: [(&str, &[u8], &str, Option<&str>, &str); 6] = [
+    let paths: [Path<'_>; 6] = [
         (
             "sic1_ipv4",
             sic1,

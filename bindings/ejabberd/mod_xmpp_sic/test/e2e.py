@@ -1,0 +1,417 @@
+"""End-to-end test of mod_xmpp_sic in Debian's ejabberd 23.01, driven by
+slixmpp and by a raw socket client for load. Prints one line per check and
+a last line `N passed, N failed`; exits non-zero on any failure.
+
+    python3 e2e.py BUILD_DIR [--bench]
+
+BUILD_DIR is what build.sh produced (ebin/, priv/, the .spec), named
+mod_xmpp_sic: its parent is used as ejabberd's contrib modules directory.
+With --bench, the
+per-IQ cost of mod_sic and mod_xmpp_sic is measured inside the node on a
+live session and printed.
+"""
+
+import argparse
+import asyncio
+import logging
+import os
+import re
+import signal
+import sys
+import time
+import xml.etree.ElementTree as ET
+
+import slixmpp
+from slixmpp.exceptions import IqError
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from harness import EjabberdNode  # noqa: E402
+from raw_client import RawClient, xml_attr  # noqa: E402
+
+DOMAIN = "localhost"
+PASSWORD = "secret"
+SIC0 = "urn:xmpp:sic:0"
+SIC1 = "urn:xmpp:sic:1"
+STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+LOAD_CLIENTS = 20
+LOAD_REQUESTS = 200
+
+MODULES = """\
+  mod_disco: {}
+  # mod_sic is not enabled: one handler owns a namespace per host.
+  mod_xmpp_sic: {}
+"""
+
+
+class Results:
+    def __init__(self):
+        self.passed = 0
+        self.failed = 0
+
+    def record(self, name, ok, detail=""):
+        if ok:
+            self.passed += 1
+            print(f"PASS {name}")
+        else:
+            self.failed += 1
+            print(f"FAIL {name}: {detail}")
+        sys.stdout.flush()
+
+
+async def run_check(results, name, coro):
+    """A check passes when its coroutine returns None; a string or an
+    exception is the reason it failed."""
+    try:
+        problem = await coro
+    except Exception as e:  # noqa: BLE001 - every failure is reported
+        problem = f"{type(e).__name__}: {e}"
+    results.record(name, problem is None, problem or "")
+
+
+# --- slixmpp ---------------------------------------------------------------
+
+async def slix_connect(user, resource, host, port):
+    client = slixmpp.ClientXMPP(f"{user}@{DOMAIN}/{resource}", PASSWORD)
+    client.enable_direct_tls = False
+    client.enable_starttls = False
+    client.enable_plaintext = True
+    client.register_plugin("xep_0030")
+    client.register_plugin("xep_0279")
+    client.plugin["feature_mechanisms"].unencrypted_plain = True
+    ready = asyncio.get_running_loop().create_future()
+    client.add_event_handler("session_start", lambda _e: ready.done() or ready.set_result(True))
+    client.add_event_handler("failed_auth", lambda _e: ready.done() or ready.set_exception(
+        RuntimeError("authentication failed")))
+    client.connect(host=host, port=port)
+    await asyncio.wait_for(ready, 15)
+    return client
+
+
+async def slix_close(client):
+    try:
+        done = client.disconnect()
+        if done is not None:
+            await asyncio.wait_for(done, 5)
+    except (asyncio.TimeoutError, RuntimeError):
+        client.abort()
+
+
+def local_address(client):
+    return client.socket.getsockname()[:2]
+
+
+def sic1_request(client, to=None, kind="get", ns=SIC1, name="address"):
+    iq = client.make_iq_get(ito=to) if kind == "get" else client.make_iq_set(ito=to)
+    iq.append(ET.fromstring(f"<{name} xmlns='{ns}'/>"))
+    return iq
+
+
+def address_fields(reply_xml, ns):
+    address = reply_xml.find(f"{{{ns}}}address")
+    if address is None:
+        return None
+    return [(child.tag.split("}")[-1], child.text) for child in address]
+
+
+def expect_address(reply, ns, ip, port):
+    if reply["type"] != "result":
+        return f"type {reply['type']}: {reply}"
+    fields = address_fields(reply.xml, ns)
+    want = [("ip", ip)] + ([("port", str(port))] if port is not None else [])
+    if fields != want:
+        return f"got {fields}, want {want}: {reply}"
+    return None
+
+
+async def expect_error(iq, condition, error_type):
+    try:
+        reply = await iq.send(timeout=10)
+    except IqError as e:
+        got = (e.iq["error"]["condition"], e.iq["error"]["type"])
+        return None if got == (condition, error_type) else f"got {got}: {e.iq}"
+    return f"no error: {reply}"
+
+
+# --- the checks ------------------------------------------------------------
+
+async def check_slixmpp_check_ip(client):
+    ip, _ = local_address(client)
+    reply = await client.plugin["xep_0279"].check_ip(timeout=10)
+    el = reply.xml.find(f"{{{SIC0}}}ip")
+    if el is None or el.text != ip or reply["ip_check"] != ip:
+        return f"check_ip() gave {reply['ip_check']!r}, want {ip!r}: {reply}"
+    return None
+
+
+async def check_sic1(client, to=None, expect_from=None):
+    ip, port = local_address(client)
+    reply = await sic1_request(client, to).send(timeout=10)
+    problem = expect_address(reply, SIC1, ip, port)
+    if problem is None and expect_from is not None and str(reply["from"]) != expect_from:
+        problem = f"from {reply['from']}, want {expect_from}"
+    return problem
+
+
+async def check_sic0_address(client):
+    ip, _ = local_address(client)
+    reply = await sic1_request(client, ns=SIC0).send(timeout=10)
+    return expect_address(reply, SIC0, ip, None)
+
+
+async def check_escaped_id(client):
+    iq = sic1_request(client)
+    iq["id"] = "x&y'<z>\"w"
+    reply = await iq.send(timeout=10)
+    if reply["id"] != "x&y'<z>\"w":
+        return f"id {reply['id']!r}"
+    ip, port = local_address(client)
+    return expect_address(reply, SIC1, ip, port)
+
+
+async def check_disco(client):
+    info = await client.plugin["xep_0030"].get_info(jid=DOMAIN, timeout=10)
+    features = set(info["disco_info"]["features"])
+    missing = {SIC0, SIC1} - features
+    return f"missing {missing} in {sorted(features)}" if missing else None
+
+
+async def load_client(node, index, results_out):
+    """One load client: REQUESTS pipelined sic:1 IQs, each reply checked."""
+    listeners = [("127.0.0.1", node.port_v4, "127.0.0.1"), ("::1", node.port_v6, "::1"),
+                 ("127.0.0.1", node.port_mapped, "127.0.0.1")]
+    host, port, want_ip = listeners[index % len(listeners)]
+    user = f"load{index}"
+    client = RawClient(host, port, user, DOMAIN, PASSWORD, f"r{index}")
+    await client.connect()
+    try:
+        local_port = client.local_addr[1]
+        targets = [None, f"{user}@{DOMAIN}", DOMAIN]
+        pending = {}
+        for n in range(LOAD_REQUESTS):
+            iq_id = f"c{index}-{n}"
+            to = targets[n % len(targets)]
+            to_attr = f" to='{xml_attr(to)}'" if to else ""
+            pending[iq_id] = to
+            client.send(f"<iq type='get' id='{iq_id}'{to_attr}><address xmlns='{SIC1}'/></iq>")
+        await client.drain()
+        bad = []
+        seen = 0
+        deadline = time.monotonic() + 60
+        while pending and time.monotonic() < deadline:
+            el = await client.next_element(max(0.1, deadline - time.monotonic()))
+            if el.tag != "{jabber:client}iq":
+                continue
+            iq_id = el.get("id")
+            if iq_id not in pending:
+                bad.append(f"unexpected or duplicate id {iq_id!r}")
+                continue
+            pending.pop(iq_id)
+            seen += 1
+            fields = address_fields(el, SIC1)
+            want = [("ip", want_ip), ("port", str(local_port))]
+            if el.get("type") != "result" or fields != want:
+                bad.append(f"{iq_id}: {ET.tostring(el, encoding='unicode')}")
+        results_out.append((index, seen, sorted(pending), bad))
+    finally:
+        await client.close()
+
+
+async def check_load(node):
+    outcomes = []
+    started = time.monotonic()
+    await asyncio.wait_for(asyncio.gather(*(load_client(node, i, outcomes) for i in range(LOAD_CLIENTS))), 120)
+    elapsed = time.monotonic() - started
+    total = sum(seen for _, seen, _, _ in outcomes)
+    problems = [f"client {i}: {len(missing)} missing, {len(bad)} bad {bad[:2]}"
+                for i, _, missing, bad in outcomes if missing or bad]
+    print(f"     load: {LOAD_CLIENTS} clients x {LOAD_REQUESTS} IQs, {total} correct replies "
+          f"in {elapsed:.2f} s ({total / elapsed:.0f} IQ/s)")
+    if len(outcomes) != LOAD_CLIENTS:
+        problems.append(f"only {len(outcomes)} clients finished")
+    if total != LOAD_CLIENTS * LOAD_REQUESTS:
+        problems.append(f"{total} replies, want {LOAD_CLIENTS * LOAD_REQUESTS}")
+    return "; ".join(problems) if problems else None
+
+
+CRASH_PATTERNS = re.compile(r"\[(error|critical|emergency|alert)\]|CRASH REPORT|crash_report|"
+                            r"Failed to process iq")
+
+
+async def check_node_healthy(node):
+    if not node.alive():
+        return "the node is down"
+    answer = node.rpc("ok")
+    if answer != "ok":
+        return f"rpc answered {answer!r}"
+    crashes = [line for line in node.log().splitlines() if CRASH_PATTERNS.search(line)]
+    return f"log has {len(crashes)} error lines: {crashes[:3]}" if crashes else None
+
+
+async def check_handlers(node):
+    """mod_sic is off and mod_xmpp_sic owns both namespaces on the domain
+    (ejabberd_local) and on users' bare JIDs (ejabberd_sm)."""
+    expr = (f'{{gen_mod:is_loaded(<<"{DOMAIN}">>, mod_sic), '
+            f'[ets:lookup(C, {{<<"{DOMAIN}">>, NS}}) || C <- [ejabberd_local, ejabberd_sm], '
+            f'NS <- [<<"{SIC0}">>, <<"{SIC1}">>]]}}')
+    answer = re.sub(r"\s+", "", node.rpc(expr))
+    owner = f'[{{{{<<"{DOMAIN}">>,<<"%s">>}},mod_xmpp_sic,process_iq}}]'
+    want = "{false,[" + ",".join(owner % ns for ns in (SIC0, SIC1, SIC0, SIC1)) + "]}"
+    return None if answer == want else f"got {answer}, want {want}"
+
+
+async def bench(node, results):
+    """Runs mod_xmpp_sic_bench on a live session and prints the figures."""
+    client = await slix_connect("alice", "bench", "127.0.0.1", node.port_v4)
+    try:
+        expr = (f'[io_lib:format("~s|~.2f|~.2f|~s~n", [L, Med, Min, R]) || {{L, Med, Min, R}} <- '
+                f'mod_xmpp_sic_bench:run(<<"alice@{DOMAIN}/bench">>, 5000, 15)]')
+        raw = node.rpc(f"unicode:characters_to_binary({expr})", timeout=300)
+    finally:
+        await slix_close(client)
+    text = eval_erlang_binary(raw)
+    rows = [line.split("|", 3) for line in text.splitlines() if line]
+    print("     per IQ inside the node (handler + reply encoding), median / min of 15 rounds x 5000:")
+    for label, med, low, _ in rows:
+        print(f"       {label:<70} {med:>7} / {low:>7} us")
+    replies = [ET.fromstring(r) for _, _, _, r in rows]
+    fields = [sorted(address_fields(r, SIC1) or []) for r in replies]
+    results.record("bench paths give the same ip and port", len(set(map(str, fields))) == 1, str(fields))
+
+
+def eval_erlang_binary(printed):
+    """The text of a binary printed with ~p (<<"...">>)."""
+    match = re.fullmatch(r'<<"(.*)"(/utf8)?>>', printed, re.S)
+    if not match:
+        raise RuntimeError(f"not a binary: {printed[:200]}")
+    body = match.group(1)
+    return body.encode("latin-1", "backslashreplace").decode("unicode_escape")
+
+
+async def run_checks(node, results, with_bench):
+    await run_check(results, "mod_sic is off; mod_xmpp_sic handles both namespaces on the domain "
+                             "and on bare JIDs", check_handlers(node))
+    v4 = await slix_connect("alice", "v4", "127.0.0.1", node.port_v4)
+    v6 = await slix_connect("alice", "v6", "::1", node.port_v6)
+    mapped = await slix_connect("alice", "mapped", "127.0.0.1", node.port_mapped)
+    try:
+        await run_check(results, "slixmpp check_ip() over IPv4 returns the client's address",
+                        check_slixmpp_check_ip(v4))
+        await run_check(results, "slixmpp check_ip() over IPv6 returns the client's address",
+                        check_slixmpp_check_ip(v6))
+        await run_check(results, "sic:1 over IPv4: ip then port of the client socket", check_sic1(v4))
+        await run_check(results, "sic:1 over IPv6: ip then port of the client socket", check_sic1(v6))
+        await run_check(results, "sic:1 from an IPv4 client of a v4-mapped listener gives 127.0.0.1",
+                        check_sic1(mapped))
+        await run_check(results, "slixmpp check_ip() via the v4-mapped listener gives 127.0.0.1",
+                        check_slixmpp_check_ip(mapped))
+        await run_check(results, "sic:1 to the own bare JID is answered",
+                        check_sic1(v4, f"alice@{DOMAIN}", f"alice@{DOMAIN}"))
+        await run_check(results, "sic:1 to the domain is answered", check_sic1(v6, DOMAIN, DOMAIN))
+        await run_check(results, "sic:0 <address/> form: ip, no port", check_sic0_address(v4))
+        await run_check(results, "sic:1 to another user is forbidden (auth)",
+                        expect_error(sic1_request(v4, f"bob@{DOMAIN}"), "forbidden", "auth"))
+        await run_check(results, "sic:0 to another user is forbidden (auth)",
+                        expect_error(sic1_request(v4, f"bob@{DOMAIN}", ns=SIC0, name="ip"),
+                                     "forbidden", "auth"))
+        await run_check(results, "type set is not-allowed (cancel)",
+                        expect_error(sic1_request(v4, kind="set"), "not-allowed", "cancel"))
+        await run_check(results, "an id full of XML specials comes back intact", check_escaped_id(v4))
+        await run_check(results, "a sic:1 element that is no request (pass) is service-unavailable",
+                        expect_error(sic1_request(v4, name="query"), "service-unavailable", "cancel"))
+        bad = v4.make_iq_get()
+        bad.append(ET.fromstring(f"<address xmlns='{SIC1}'><ip>192.0.2.1</ip></address>"))
+        await run_check(results, "a request with content is bad-request (modify)",
+                        expect_error(bad, "bad-request", "modify"))
+        await run_check(results, "disco#info of the domain lists sic:0 and sic:1", check_disco(v4))
+    finally:
+        for c in (v4, v6, mapped):
+            await slix_close(c)
+    await run_check(results, f"{LOAD_CLIENTS} concurrent clients x {LOAD_REQUESTS} IQs: all answered "
+                             "correctly", check_load(node))
+    if with_bench:
+        await bench(node, results)
+    await run_check(results, "the node is up and its log has no errors or crash reports",
+                    check_node_healthy(node))
+
+
+OPTIONS_MODULES = """\
+  mod_disco: {}
+  mod_xmpp_sic:
+    sic0: false
+    omit_port: true
+    keep_v4_mapped: true
+"""
+
+
+async def check_options(node):
+    """sic0: false, omit_port and keep_v4_mapped are honoured, and reload/3
+    brings sic:0 back."""
+    client = await slix_connect("alice", "opts", "127.0.0.1", node.port_mapped)
+    try:
+        problem = await expect_error(sic1_request(client, ns=SIC0, name="ip"), "service-unavailable", "cancel")
+        if problem:
+            return f"sic:0 with sic0: false: {problem}"
+        reply = await sic1_request(client).send(timeout=10)
+        problem = expect_address(reply, SIC1, "::ffff:127.0.0.1", None)
+        if problem:
+            return f"omit_port + keep_v4_mapped: {problem}"
+        info = await client.plugin["xep_0030"].get_info(jid=DOMAIN, timeout=10)
+        sic = sorted(f for f in info["disco_info"]["features"] if "sic" in f)
+        if sic != [SIC1]:
+            return f"disco#info with sic0: false lists {sic}"
+        answer = node.rpc(f'mod_xmpp_sic:reload(<<"{DOMAIN}">>, #{{sic0 => true, omit_port => false, '
+                          f'keep_v4_mapped => false}}, #{{}})')
+        if answer != "ok":
+            return f"reload/3 returned {answer}"
+        reply = await sic1_request(client, ns=SIC0, name="ip").send(timeout=10)
+        el = reply.xml.find(f"{{{SIC0}}}ip")
+        if el is None or el.text != "127.0.0.1":
+            return f"sic:0 after reload: {reply}"
+        return None
+    finally:
+        await slix_close(client)
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("build_dir")
+    parser.add_argument("--bench", action="store_true")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.CRITICAL)
+    # A timeout or Ctrl-C still stops the node and removes its directory.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    results = Results()
+    started = time.monotonic()
+    try:
+        # Installed the way the README tells operators: in the contrib
+        # modules directory, which ejabberd puts on its own code path.
+        build_dir = os.path.abspath(args.build_dir)
+        if os.path.basename(build_dir) != "mod_xmpp_sic":
+            raise RuntimeError("BUILD_DIR must be named mod_xmpp_sic (a contrib module directory)")
+        with EjabberdNode([], MODULES, contrib_dir=os.path.dirname(build_dir)) as node:
+            users = ["alice", "bob"] + [f"load{i}" for i in range(LOAD_CLIENTS)]
+            node.register(users, PASSWORD)
+            try:
+                asyncio.run(run_checks(node, results, args.bench))
+            finally:
+                if results.failed:
+                    print(node.output())
+        # A second node, for the module's options.
+        with EjabberdNode([], OPTIONS_MODULES, contrib_dir=os.path.dirname(build_dir)) as node:
+            node.register(["alice"], PASSWORD)
+
+            async def options():
+                await run_check(results, "options sic0: false, omit_port, keep_v4_mapped are honoured; "
+                                         "reload/3 applies new ones", check_options(node))
+                await run_check(results, "the options node's log has no errors or crash reports",
+                                check_node_healthy(node))
+            asyncio.run(options())
+    except Exception as e:  # noqa: BLE001 - a setup failure is a failed check
+        results.record("ejabberd node setup", False, f"{type(e).__name__}: {e}")
+    print(f"end-to-end time: {time.monotonic() - started:.1f} s")
+    print(f"{results.passed} passed, {results.failed} failed")
+    return 1 if results.failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

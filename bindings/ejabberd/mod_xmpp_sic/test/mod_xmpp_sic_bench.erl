@@ -1,0 +1,85 @@
+%%% Per-IQ cost of the Server IP Check handlers inside a running ejabberd
+%%% node: ejabberd's mod_sic against mod_xmpp_sic, on the same sic:1
+%%% request from a live session (the session lookup is part of both paths).
+%%%
+%%% Each path is what gen_iq_handler runs for the IQ (decode the payload,
+%%% call the handler) plus what the c2s process does with the reply before
+%%% the socket (xmpp:encode/2 and fxml:element_to_binary/1). Stream parsing
+%%% and routing are the same for both and left out.
+-module(mod_xmpp_sic_bench).
+
+-export([run/2, run/3, process_iq_text/1, decode_iq_subel/1]).
+
+-include("xmpp.hrl").
+
+-define(REQUEST, <<"<iq xmlns='jabber:client' type='get' id='bench-1'>"
+                   "<address xmlns='urn:xmpp:sic:1'/></iq>">>).
+
+%% FullJid must have a session on this node. Returns, for each path, the
+%% microseconds per IQ (median and minimum over Rounds rounds of N IQs) and
+%% the path's reply. The paths take turns within every round, so a burst of
+%% load from elsewhere on the machine hits all of them alike.
+-spec run(binary(), pos_integer()) -> [{string(), float(), float(), binary()}].
+run(FullJid, N) ->
+    run(FullJid, N, 15).
+
+-spec run(binary(), pos_integer(), pos_integer()) -> [{string(), float(), float(), binary()}].
+run(FullJid, N, Rounds) ->
+    From = jid:decode(FullJid),
+    IQ0 = xmpp:decode(fxml_stream:parse_element(?REQUEST), ?NS_CLIENT, [ignore_els]),
+    IQ = IQ0#iq{from = From, to = jid:remove_resource(From)},
+    Paths = [{"mod_sic (ejabberd 23.01)", mod_sic, process_sm_iq},
+             {"mod_xmpp_sic (handle_iq_el/5, reply as #xmlel{} built in C)",
+              mod_xmpp_sic, process_iq},
+             {"variant: handle_iq/5 + fxml_stream:parse_element/1 of the reply",
+              ?MODULE, process_iq_text}],
+    Funs = [fun() -> serialise(dispatch(M, F, IQ)) end || {_, M, F} <- Paths],
+    _ = [repeat(Fun, 1000) || Fun <- Funs],
+    Times = [[per_iq(Fun, N) || Fun <- Funs] || _ <- lists:seq(1, Rounds)],
+    [{Label, median([lists:nth(I, T) || T <- Times]), lists:min([lists:nth(I, T) || T <- Times]),
+      Fun()}
+     || {I, {Label, _, _}, Fun} <- lists:zip3(lists:seq(1, length(Paths)), Paths, Funs)].
+
+median(Xs) ->
+    lists:nth((length(Xs) + 1) div 2, lists:sort(Xs)).
+
+%% What gen_iq_handler:process_iq/3 (not exported) does.
+dispatch(Module, Function, #iq{sub_els = [El]} = IQ) ->
+    Pkt = case erlang:function_exported(Module, decode_iq_subel, 1) of
+              true -> Module:decode_iq_subel(El);
+              false -> xmpp:decode(El)
+          end,
+    Module:Function(IQ#iq{sub_els = [Pkt]}).
+
+serialise(Reply) ->
+    fxml:element_to_binary(xmpp:encode(Reply, ?NS_CLIENT)).
+
+per_iq(Fun, N) ->
+    {Us, ok} = timer:tc(fun() -> repeat(Fun, N) end),
+    Us / N.
+
+repeat(_Fun, 0) -> ok;
+repeat(Fun, N) -> _ = Fun(), repeat(Fun, N - 1).
+
+-spec decode_iq_subel(xmlel()) -> xmlel().
+decode_iq_subel(El) -> El.
+
+%% mod_xmpp_sic:process_iq/1 as it would be with the text reply: the same
+%% steps, but the reply is parsed back by fast_xml instead of built in C.
+-spec process_iq_text(iq()) -> iq().
+process_iq_text(#iq{type = Type, id = Id, from = From, to = To, sub_els = [El]} = IQ) ->
+    Stanza = fxml:element_to_binary(
+               #xmlel{name = <<"iq">>,
+                      attrs = [{<<"type">>, atom_to_binary(Type, latin1)}, {<<"id">>, Id}],
+                      children = [El]}),
+    Peer = case ejabberd_sm:get_user_ip(From#jid.user, From#jid.server, From#jid.resource) of
+               {IP, Port} when is_tuple(IP) -> {IP, Port};
+               _ -> undefined
+           end,
+    {ok, Text} = xmpp_sic:handle_iq(Stanza, jid:encode(From), jid:encode(To), Peer, []),
+    #xmlel{attrs = Attrs, children = Children} = fxml_stream:parse_element(Text),
+    Kind = case lists:keyfind(<<"type">>, 1, Attrs) of
+               {_, <<"result">>} -> result;
+               _ -> error
+           end,
+    IQ#iq{type = Kind, from = To, to = From, sub_els = Children}.

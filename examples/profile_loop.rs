@@ -1,5 +1,5 @@
 //! A tight loop for profilers (callgrind, perf):
-//! `cargo run --release --example profile_loop -- CALLS [ID_BYTES]`.
+//! `cargo run --release --example profile_loop -- CALLS [ID_BYTES [refs]]`.
 use xmpp_sic::{handle_iq, Flags, Request};
 
 fn main() {

@@ -37,6 +37,11 @@
 // The largest stanza `sic_handle_iq` accepts, in bytes.
 #define SIC_MAX_STANZA_LEN 65536
 
+// The longest JID `sic_handle_iq` accepts, in bytes (three parts of 1023
+// bytes and two separators); a longer sender or target is
+// `SIC_STATUS_INVALID_ARGUMENT`, and `sic_reply_bound` counts it at this length.
+#define SIC_MAX_JID_LEN 3071
+
 // Outcome of a call, shared by the Rust API and the C ABI.
 //
 // The values are part of the ABI: they are never renumbered, only appended.
@@ -137,7 +142,9 @@ sic_status sic_handle_iq(const uint8_t *iq,
 
 // The reply length that always suffices for a stanza of `iq_len` bytes and
 // JIDs of these lengths, whatever they contain and however much escaping
-// they need: a host can allocate once. Saturates instead of overflowing.
+// they need: a host can allocate once. Lengths past `SIC_MAX_STANZA_LEN` and
+// `SIC_MAX_JID_LEN` count as those maxima (such input is refused before any
+// reply), so the result never exceeds about 430 KB.
 size_t sic_reply_bound(size_t iq_len,
                        size_t sender_len,
                        size_t target_len);

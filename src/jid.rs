@@ -15,6 +15,8 @@ pub struct InvalidJid;
 
 /// Every part of a JID is at most this many bytes (RFC 7622 §3.1).
 pub(crate) const MAX_PART_LEN: usize = 1023;
+/// The longest valid JID: three full parts and their two separators.
+pub(crate) const MAX_JID_LEN: usize = 3 * MAX_PART_LEN + 2;
 
 /// A JID split into its parts, as given (not normalised).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

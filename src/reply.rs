@@ -257,17 +257,21 @@ pub(crate) const FIXED_OVERHEAD: usize = 512;
 
 /// A length that always suffices for the reply to a stanza of `iq_len` bytes
 /// with JIDs of these lengths: each byte of them grows at most
-/// `MAX_ESCAPE_GROWTH`-fold when escaped.
+/// `MAX_ESCAPE_GROWTH`-fold when escaped. Inputs longer than anything valid
+/// are counted at the valid maximum, since they never produce a reply, so a
+/// host that trusts the bound cannot be made to allocate without limit.
 pub const fn reply_bound(iq_len: usize, sender_len: usize, target_len: usize) -> usize {
-    let iq_len = if iq_len > crate::parse::MAX_STANZA_LEN {
-        crate::parse::MAX_STANZA_LEN
-    } else {
-        iq_len
-    };
-    let variable = iq_len.saturating_add(sender_len).saturating_add(target_len);
-    variable
-        .saturating_mul(escape::MAX_ESCAPE_GROWTH)
-        .saturating_add(FIXED_OVERHEAD)
+    const fn at_most(n: usize, max: usize) -> usize {
+        if n > max {
+            max
+        } else {
+            n
+        }
+    }
+    let iq_len = at_most(iq_len, crate::parse::MAX_STANZA_LEN);
+    let sender_len = at_most(sender_len, crate::jid::MAX_JID_LEN);
+    let target_len = at_most(target_len, crate::jid::MAX_JID_LEN);
+    (iq_len + sender_len + target_len) * escape::MAX_ESCAPE_GROWTH + FIXED_OVERHEAD
 }
 
 #[cfg(test)]

@@ -31,6 +31,11 @@ pub const SIC_FLAG_NO_SIC0: u32 = 4;
 /// The largest stanza `sic_handle_iq` accepts, in bytes.
 pub const SIC_MAX_STANZA_LEN: usize = 65536;
 
+/// The longest JID `sic_handle_iq` accepts, in bytes (three parts of 1023
+/// bytes and two separators); a longer sender or target is
+/// `SIC_STATUS_INVALID_ARGUMENT`, and `sic_reply_bound` counts it at this length.
+pub const SIC_MAX_JID_LEN: usize = 3071;
+
 /// Answers a XEP-0279 "Server IP Check" request.
 ///
 /// - `iq`, `iq_len`: the stanza as the host serialised it (at most
@@ -106,9 +111,6 @@ pub unsafe extern "C" fn sic_handle_iq(
     })
 }
 
-/// Longest JID we read: three parts of 1023 bytes and two separators.
-const MAX_JID_LEN: usize = 3 * 1023 + 2;
-
 /// Maps the raw arguments to a [`Request`] and runs it; the length is what
 /// `*out_len` receives, if anything.
 ///
@@ -134,8 +136,8 @@ unsafe fn handle_raw(
     let inputs = unsafe {
         (
             ptr::required(iq, iq_len.min(SIC_MAX_STANZA_LEN + 1)),
-            ptr::required(sender, sender_len.min(MAX_JID_LEN + 1)),
-            ptr::input(target, target_len.min(MAX_JID_LEN + 1)),
+            ptr::required(sender, sender_len.min(SIC_MAX_JID_LEN + 1)),
+            ptr::input(target, target_len.min(SIC_MAX_JID_LEN + 1)),
         )
     };
     let (stanza, sender_bytes, target_bytes) = match inputs {
@@ -195,7 +197,9 @@ unsafe fn handle_raw(
 
 /// The reply length that always suffices for a stanza of `iq_len` bytes and
 /// JIDs of these lengths, whatever they contain and however much escaping
-/// they need: a host can allocate once. Saturates instead of overflowing.
+/// they need: a host can allocate once. Lengths past `SIC_MAX_STANZA_LEN` and
+/// `SIC_MAX_JID_LEN` count as those maxima (such input is refused before any
+/// reply), so the result never exceeds about 430 KB.
 #[no_mangle]
 pub extern "C" fn sic_reply_bound(iq_len: usize, sender_len: usize, target_len: usize) -> usize {
     boundary!(usize::MAX, {
@@ -238,4 +242,20 @@ pub extern "C" fn sic_version() -> *const c_char {
 #[no_mangle]
 pub extern "C" fn sic_abi_version() -> u32 {
     crate::ABI_VERSION
+}
+
+#[cfg(test)]
+mod tests {
+    /// cbindgen needs literals; these tie them to the values the code uses.
+    #[test]
+    fn header_constants_match_the_code() {
+        assert_eq!(super::SIC_MAX_STANZA_LEN, crate::parse::MAX_STANZA_LEN);
+        assert_eq!(super::SIC_MAX_JID_LEN, crate::jid::MAX_JID_LEN);
+        assert_eq!(super::SIC_FLAG_OMIT_PORT, crate::Flags::OMIT_PORT.bits());
+        assert_eq!(
+            super::SIC_FLAG_KEEP_V4_MAPPED,
+            crate::Flags::KEEP_V4_MAPPED.bits()
+        );
+        assert_eq!(super::SIC_FLAG_NO_SIC0, crate::Flags::NO_SIC0.bits());
+    }
 }

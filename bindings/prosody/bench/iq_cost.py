@@ -1,0 +1,149 @@
+#!/usr/bin/env python3
+"""Prosody's cost per Server IP Check IQ: mod_xmpp_sic against mod_ipcheck.
+
+Starts a private Prosody on 127.0.0.1 (own config in a temporary directory)
+with one of the two modules, logs in one raw client and pipelines IQs through
+it. Two measures of the same thing:
+
+  time (default)  the server process's CPU time (utime + stime from /proc)
+                  per reply; rounds alternate the modules and the best round
+                  of each is kept, since other load only ever adds time.
+                  Noisy on a shared machine.
+  --callgrind     instructions the server executes per reply, counted by
+                  valgrind's callgrind (zeroed after a warm-up, dumped after
+                  the measured IQs): slow, but the same on every run and
+                  blind to other load.
+
+    python3 bindings/prosody/bench/iq_cost.py [--iqs N] [--rounds R]
+    python3 bindings/prosody/bench/iq_cost.py --callgrind [--iqs N]
+
+Needs bindings/lua/xmpp_sic.so (make -C bindings/lua) and mod_ipcheck
+(apt-get install prosody-modules). The Prosody it starts is stopped by PID.
+"""
+
+import argparse
+import asyncio
+import glob
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from prosody_env import PrivateProsody, RawClient  # noqa: E402
+
+IPCHECK_DIR = "/usr/lib/prosody/modules"
+REQUESTS = {
+    "sic:1 <address/>": "<iq type='get' id='b{n}'><address xmlns='urn:xmpp:sic:1'/></iq>",
+    "sic:0 <ip/>": "<iq type='get' id='b{n}'><ip xmlns='urn:xmpp:sic:0'/></iq>",
+}
+MODULES = {
+    "mod_xmpp_sic": dict(module="xmpp_sic", plugin_paths=[str(HERE.parent)]),
+    "mod_ipcheck": dict(module="ipcheck", plugin_paths=[IPCHECK_DIR]),
+}
+WARM_UP = 1000
+
+
+def check_reply(stanza):
+    if stanza.get("type") != "result":
+        raise AssertionError("not a result: " + str(stanza.attrib))
+
+
+async def cpu_per_iq(server, template, count):
+    """(CPU microseconds per IQ, IQs per second of wall time)."""
+    client = await RawClient.login("127.0.0.1", server.port, "bench", "secret", "bench")
+    try:
+        for reply in await client.pipeline(template, WARM_UP):
+            check_reply(reply)
+        before = server.cpu_seconds()
+        started = time.monotonic()
+        replies = await client.pipeline(template, count)
+        wall = time.monotonic() - started
+        used = server.cpu_seconds() - before
+    finally:
+        await client.close()
+    for reply in replies:
+        check_reply(reply)
+    return used / count * 1e6, count / wall
+
+
+async def instructions_per_iq(server, template, count, dump_dir):
+    client = await RawClient.login("127.0.0.1", server.port, "bench", "secret", "bench", timeout=300)
+    pid = str(server.proc.pid)
+    try:
+        await client.pipeline(template, WARM_UP)
+        subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True, timeout=60)
+        before = set(glob.glob(os.path.join(dump_dir, "*")))
+        replies = await client.pipeline(template, count)
+        subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True, timeout=60)
+    finally:
+        await client.close()
+    for reply in replies:
+        check_reply(reply)
+    (dump,) = set(glob.glob(os.path.join(dump_dir, "*"))) - before
+    with open(dump) as f:
+        totals = [int(line.split()[1]) for line in f if line.startswith("summary:")]
+    return totals[0] / count
+
+
+def measure(label, kind, iqs, results, dump_dir=None):
+    opts = MODULES[label]
+    wrapper, timeout = (), 15.0
+    if kind == "callgrind":
+        wrapper = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={dump_dir}/callgrind.out.%p", "lua5.4"]
+        timeout = 120.0
+    with PrivateProsody(modules=[opts["module"]], plugin_paths=opts["plugin_paths"],
+                        lua_cpath_dir=str(CPATH_DIR), users=[("bench", "secret")],
+                        wrapper=wrapper, start_timeout=timeout) as server:
+        for name, template in REQUESTS.items():
+            if kind == "callgrind":
+                value = asyncio.run(instructions_per_iq(server, template, iqs, dump_dir))
+            else:
+                value = asyncio.run(cpu_per_iq(server, template, iqs))
+            key = (label, name)
+            if key not in results or value < results[key]:
+                results[key] = value
+        server.assert_clean_log()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--iqs", type=int, help="IQs per measurement (default 20000, or 2000 with --callgrind)")
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds per module (time only)")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions instead of CPU time")
+    args = parser.parse_args()
+    iqs = args.iqs or (2000 if args.callgrind else 20000)
+
+    if not (CPATH_DIR / "xmpp_sic.so").exists():
+        sys.exit(f"{CPATH_DIR}/xmpp_sic.so is missing: run make -C bindings/lua")
+    if not Path(IPCHECK_DIR, "mod_ipcheck", "mod_ipcheck.lua").exists():
+        sys.exit("mod_ipcheck is missing: apt-get install prosody-modules")
+
+    results = {}
+    if args.callgrind:
+        with tempfile.TemporaryDirectory(prefix="xmpp-sic-callgrind-") as dump_dir:
+            for label in MODULES:
+                measure(label, "callgrind", iqs, results, dump_dir)
+        print(f"Instructions Prosody executes per IQ (callgrind, {iqs} pipelined IQs after {WARM_UP} to warm up):")
+        unit, fmt = "instructions/IQ", "{:9.0f}"
+    else:
+        for _ in range(args.rounds):
+            for label in MODULES:
+                measure(label, "time", iqs, results)
+        results = {k: v[0] for k, v in results.items()}
+        print(f"Prosody CPU time per IQ, best of {args.rounds} rounds of {iqs} pipelined IQs (one client, loopback):")
+        unit, fmt = "us/IQ", "{:9.1f}"
+    for name in REQUESTS:
+        ours, theirs = results[("mod_xmpp_sic", name)], results[("mod_ipcheck", name)]
+        print(f"  {name:17} mod_xmpp_sic {fmt.format(ours)} {unit}   mod_ipcheck {fmt.format(theirs)} {unit}"
+              f"   ratio {ours / theirs:.2f}")
+
+
+CPATH_DIR = Path(os.environ.get("XMPP_SIC_SO_DIR", HERE.parents[1] / "lua"))
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,263 @@
+-- Tests of mod_xmpp_sic and of the binding's tree conversions against
+-- Prosody's own libraries, outside a running server: the parts the
+-- end-to-end test cannot reach (BOSH, proxied WebSocket, s2s origins,
+-- library failures) and the claim that to_xml is tostring().
+--   LUA_CPATH="bindings/lua/?.so;;" LUA_PATH="bindings/lua/tests/?.lua;bindings/prosody/tests/?.lua;;" \
+--     lua5.4 bindings/prosody/tests/test_module.lua bindings/prosody/mod_xmpp_sic/mod_xmpp_sic.lua
+
+local fake = require "fake_module" -- first: sets Prosody's paths
+local h = require "harness"
+local st = require "util.stanza"
+local xmppstream = require "util.xmppstream"
+local xml_parse = require "util.xml".parse
+local sic = require "xmpp_sic"
+
+local test, eq, truthy = h.test, h.eq, h.truthy
+local MODULE = assert(arg[1], "usage: test_module.lua path/to/mod_xmpp_sic.lua")
+local NS0, NS1 = "urn:xmpp:sic:0", "urn:xmpp:sic:1"
+local STANZAS = "urn:ietf:params:xml:ns:xmpp-stanzas"
+
+-- Parses a client stream the way mod_c2s does and returns its stanzas, so
+-- the trees under test are exactly what Prosody hands to modules.
+local function client_stanzas(body)
+	local stanzas = {}
+	local session = { notopen = true }
+	local stream = xmppstream.new(session, {
+		stream_ns = "http://etherx.jabber.org/streams", default_ns = "jabber:client",
+		streamopened = function(s) s.notopen = nil end,
+		handlestanza = function(_, stanza) table.insert(stanzas, stanza) end,
+		error = function(_, e, d) error("stream error " .. tostring(e) .. " " .. tostring(d)) end,
+	})
+	assert(stream:feed("<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' xml:lang='en'>"))
+	assert(stream:feed(body))
+	return stanzas
+end
+
+local function request(payload, attrs)
+	local stanza = client_stanzas("<iq type='get' id='q1'" .. (attrs or "") .. ">" .. payload .. "</iq>")[1]
+	stanza.attr.from = "alice@localhost/res" -- stamped by the router
+	return stanza
+end
+
+-- Same element trees, attribute order aside.
+local function same_stanza(a, b, path)
+	path = path or a.name
+	eq(a.name, b.name, path .. " name")
+	for k, v in pairs(a.attr) do eq(b.attr[k], v, path .. "@" .. k) end
+	for k, v in pairs(b.attr) do eq(a.attr[k], v, path .. "@" .. k) end
+	eq(#a, #b, path .. " children")
+	eq(#a.tags, #b.tags, path .. " tags")
+	for i = 1, #a do
+		if type(a[i]) == "string" then
+			eq(a[i], b[i], path .. " text")
+		else
+			same_stanza(a[i], b[i], path .. "/" .. a[i].name)
+		end
+	end
+end
+
+local function error_condition(reply)
+	local err = truthy(reply:get_child("error"), "an <error/>")
+	for _, child in ipairs(err.tags) do
+		if child.attr.xmlns == STANZAS and child.name ~= "text" then
+			return child.name, err.attr.type
+		end
+	end
+end
+
+-- Conversions --------------------------------------------------------------
+
+test("to_xml writes exactly what tostring() writes", function()
+	local corpus = client_stanzas(table.concat({
+		"<iq type='get' id='a1'><address xmlns='urn:xmpp:sic:1'/></iq>",
+		"<iq type='get' id='&apos;&quot;&lt;&gt;&amp;' to='localhost'><ip xmlns='urn:xmpp:sic:0'/></iq>",
+		"<message to='bob@localhost' xml:lang='de'><body>h\195\169 &lt;b&gt; 'x' \"y\"</body>"
+			.. "<x xmlns='urn:x' xmlns:p='urn:p' p:attr='v' other='w'><y xmlns='urn:x'>t</y><z xmlns='urn:z'/></x></message>",
+		"<presence><status>a</status>mixed<priority>5</priority></presence>",
+		"<iq type='set' id='n'><query xmlns='jabber:iq:roster'><item jid='c@d' name='\240\159\152\128'/></query></iq>",
+	}))
+	eq(#corpus, 5, "stanzas parsed")
+	for i, stanza in ipairs(corpus) do
+		eq(sic.to_xml(stanza), tostring(stanza), "stanza " .. i)
+	end
+	local built = st.iq({ type = "get", id = "b" }):tag("address", { xmlns = NS1 }):up():tag("x", { xmlns = "jabber:client" })
+	eq(sic.to_xml(built), tostring(built), "built with util.stanza")
+end)
+
+test("to_tree gives util.stanza objects equal to util.xml's", function()
+	local reply = assert(sic.handle_iq(tostring(request("<address xmlns='urn:xmpp:sic:1'/>")),
+		"alice@localhost/res", "localhost", "127.0.0.1", 5222))
+	local ours = assert(sic.to_tree(reply, st.stanza_mt))
+	local theirs = assert(xml_parse(reply))
+	truthy(st.is_stanza(ours), "is_stanza")
+	same_stanza(ours, theirs)
+	eq(ours:get_child("address", NS1):get_child_text("ip"), "127.0.0.1", "stanza methods work")
+	eq(ours:get_child("address", NS1):get_child_text("port"), "5222")
+	-- mod_smacks clones queued stanzas
+	same_stanza(st.clone(ours), ours)
+end)
+
+-- The module ---------------------------------------------------------------
+
+local function loaded(options)
+	return fake.load(MODULE, options)
+end
+
+local function ask(state, session, stanza, kind)
+	local payload = stanza.tags[1]
+	local event = ("iq/%s/%s:%s"):format(kind or "bare", payload.attr.xmlns, payload.name)
+	local handler = truthy(state.hooks[event], "a hook for " .. event)
+	return handler({ origin = session, stanza = stanza })
+end
+
+local function address_reply(session)
+	eq(#session.sent, 1, "one reply sent")
+	local reply = session.sent[1]
+	truthy(st.is_stanza(reply), "the reply is a util.stanza object")
+	eq(reply.attr.type, "result", "result: " .. tostring(reply))
+	local address = truthy(reply:get_child("address", NS1), "<address/>")
+	return address:get_child_text("ip"), address:get_child_text("port"), reply
+end
+
+test("hooks and features", function()
+	local state = loaded()
+	for _, kind in ipairs({ "bare", "host" }) do
+		for _, payload in ipairs({ NS1 .. ":address", NS0 .. ":ip", NS0 .. ":address" }) do
+			truthy(state.hooks["iq/" .. kind .. "/" .. payload], "hook iq/" .. kind .. "/" .. payload)
+		end
+	end
+	eq(table.concat(state.features, " "), NS1 .. " " .. NS0)
+	eq(table.concat(loaded({ xmpp_sic_legacy = false }).features, " "), NS1, "xmpp_sic_legacy = false")
+end)
+
+test("plain c2s: address and port of the connection", function()
+	local session = fake.session({ ip = "192.0.2.7", conn = fake.conn("192.0.2.7", 40123) })
+	eq(ask(loaded(), session, request("<address xmlns='urn:xmpp:sic:1'/>")), true, "handled")
+	local ip, port, reply = address_reply(session)
+	eq(ip, "192.0.2.7")
+	eq(port, "40123")
+	eq(reply.attr.to, "alice@localhost/res")
+	eq(reply.attr.id, "q1")
+end)
+
+test("a connection with only :port() (older backends) still gives the port", function()
+	local conn = { ip = function() return "2001:db8::9" end, port = function() return 5555 end }
+	local session = fake.session({ ip = "2001:db8::9", conn = conn })
+	ask(loaded(), session, request("<address xmlns='urn:xmpp:sic:1'/>"))
+	local ip, port = address_reply(session)
+	eq(ip, "2001:db8::9")
+	eq(port, "5555")
+end)
+
+test("BOSH: no port, whatever connection carried the request", function()
+	local session = fake.session({ ip = "192.0.2.7", conn = fake.conn("192.0.2.7", 40123), bosh_wait = 60 })
+	ask(loaded(), session, request("<address xmlns='urn:xmpp:sic:1'/>"))
+	local ip, port = address_reply(session)
+	eq(ip, "192.0.2.7")
+	eq(port, nil, "no port for BOSH")
+end)
+
+test("behind a proxy (X-Forwarded-For): the forwarded address, no port", function()
+	-- mod_websocket sets session.ip from the request, which mod_http rewrote
+	-- from X-Forwarded-For; the connection's peer is the proxy.
+	local session = fake.session({ ip = "203.0.113.5", conn = fake.conn("127.0.0.1", 40123) })
+	ask(loaded(), session, request("<address xmlns='urn:xmpp:sic:1'/>"))
+	local ip, port = address_reply(session)
+	eq(ip, "203.0.113.5")
+	eq(port, nil, "the proxy's port is not the client's")
+end)
+
+test("IPv4-mapped peers are unmapped unless configured", function()
+	local session = fake.session({ ip = "::ffff:192.0.2.8", conn = fake.conn("::ffff:192.0.2.8", 1) })
+	ask(loaded(), session, request("<address xmlns='urn:xmpp:sic:1'/>"))
+	eq((address_reply(session)), "192.0.2.8")
+	session = fake.session({ ip = "::ffff:192.0.2.8", conn = fake.conn("::ffff:192.0.2.8", 1) })
+	ask(loaded({ xmpp_sic_keep_v4_mapped = true }), session, request("<address xmlns='urn:xmpp:sic:1'/>"))
+	eq((address_reply(session)), "::ffff:192.0.2.8")
+end)
+
+test("sic:0 <ip/>, to the domain, another user, type set", function()
+	local state = loaded()
+	local function fresh() return fake.session({ ip = "192.0.2.7", conn = fake.conn("192.0.2.7", 1) }) end
+
+	local s = fresh()
+	ask(state, s, request("<ip xmlns='urn:xmpp:sic:0'/>"))
+	eq(s.sent[1]:get_child_text("ip", NS0), "192.0.2.7", "sic:0 text")
+
+	s = fresh()
+	ask(state, s, request("<address xmlns='urn:xmpp:sic:1'/>", " to='localhost'"), "host")
+	local _, _, reply = address_reply(s)
+	eq(reply.attr.from, "localhost", "from the domain")
+
+	s = fresh()
+	ask(state, s, request("<address xmlns='urn:xmpp:sic:1'/>", " to='bob@localhost'"))
+	eq(s.sent[1].attr.type, "error")
+	eq(error_condition(s.sent[1]), "forbidden")
+
+	s = fresh()
+	local set = request("<address xmlns='urn:xmpp:sic:1'/>")
+	set.attr.type = "set"
+	ask(state, s, set)
+	eq(error_condition(s.sent[1]), "not-allowed")
+end)
+
+test("no address known: service-unavailable", function()
+	local s = fake.session({ conn = nil, ip = nil })
+	ask(loaded(), s, request("<address xmlns='urn:xmpp:sic:1'/>"))
+	eq(error_condition(s.sent[1]), "service-unavailable")
+end)
+
+test("a request from a remote server or component reveals no address", function()
+	local s2s = fake.session({ type = "s2sin", full_jid = false, ip = "198.51.100.1",
+		conn = fake.conn("198.51.100.1", 5269) })
+	local stanza = request("<address xmlns='urn:xmpp:sic:1'/>", " to='alice@localhost'")
+	stanza.attr.from = "mallory@remote.example/x"
+	ask(loaded(), s2s, stanza)
+	eq(s2s.sent[1].attr.to, "mallory@remote.example/x")
+	eq(error_condition(s2s.sent[1]), "forbidden")
+	truthy(not tostring(s2s.sent[1]):find("198.51.100.1", 1, true), "the s2s peer address is not sent")
+end)
+
+test("pass: the event continues and nothing is sent", function()
+	local s = fake.session({ ip = "192.0.2.7", conn = fake.conn("192.0.2.7", 1) })
+	eq(ask(loaded({ xmpp_sic_legacy = false }), s, request("<ip xmlns='urn:xmpp:sic:0'/>")), nil)
+	eq(#s.sent, 0, "nothing sent")
+end)
+
+test("library failures are logged, not raised, and the event continues", function()
+	local state = loaded()
+	local s = fake.session({ full_jid = "@not-a-jid", ip = "192.0.2.7", conn = fake.conn("192.0.2.7", 1) })
+	eq(ask(state, s, request("<address xmlns='urn:xmpp:sic:1'/>")), nil)
+	eq(#s.sent, 0)
+	local last = state.logs[#state.logs]
+	eq(last[1], "warn")
+	truthy(last[2]:find("invalid argument"), last[2])
+
+	s = fake.session({ ip = "192.0.2.7", conn = fake.conn("192.0.2.7", 1) })
+	local huge = request("<address xmlns='urn:xmpp:sic:1'/>")
+	huge.attr.id = string.rep("x", 70000)
+	eq(ask(state, s, huge), nil, "over the library's size limit")
+	eq(state.logs[#state.logs][1], "debug", "a client's oversized request is a debug line")
+
+	s = fake.session({ ip = "not an ip", conn = fake.conn("not an ip", 1) })
+	eq(ask(state, s, request("<address xmlns='urn:xmpp:sic:1'/>")), nil)
+	truthy(state.logs[#state.logs][2]:find("invalid IP address"), "bad ip logged")
+end)
+
+test("a session without a JID is left to Prosody", function()
+	local s = fake.session({ full_jid = false, ip = "192.0.2.7", conn = fake.conn("192.0.2.7", 1) })
+	eq(ask(loaded(), s, request("<address xmlns='urn:xmpp:sic:1'/>")), nil)
+	eq(#s.sent, 0)
+end)
+
+test("mod_ipcheck alongside: a warning", function()
+	fake.set_loaded("ipcheck", true)
+	local state = loaded()
+	fake.set_loaded("ipcheck", false)
+	truthy(state.logs[1] and state.logs[1][1] == "warn" and state.logs[1][2]:find("mod_ipcheck"), "warned at load")
+	state = loaded()
+	state.hooks["module-loaded"]({ module = "ipcheck", host = "localhost" })
+	truthy(state.logs[#state.logs][2]:find("mod_ipcheck"), "warned when loaded later")
+end)
+
+h.finish("prosody module tests (" .. _VERSION .. ")")

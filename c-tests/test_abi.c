@@ -18,6 +18,7 @@
 /* The ABI promises these are usable in constant expressions and 4 bytes. */
 typedef char status_is_four_bytes[sizeof(sic_status) == 4 ? 1 : -1];
 enum { ALL_FLAGS = SIC_FLAG_OMIT_PORT | SIC_FLAG_KEEP_V4_MAPPED | SIC_FLAG_NO_SIC0 };
+typedef char all_flags_macro_matches[SIC_FLAG_ALL == ALL_FLAGS ? 1 : -1];
 typedef char abi_starts_at_one[SIC_ABI_VERSION >= 1 ? 1 : -1];
 
 static const char SIC1[] = "<iq xmlns='jabber:client' id='c1' type='get'><address xmlns='urn:xmpp:sic:1'/></iq>";

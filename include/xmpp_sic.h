@@ -34,6 +34,9 @@
 // Answer only `urn:xmpp:sic:1`: sic:0 requests pass, and sic:0 is not a feature.
 #define SIC_FLAG_NO_SIC0 4
 
+// Every flag this library knows; any other bit is `SIC_STATUS_INVALID_ARGUMENT`.
+#define SIC_FLAG_ALL 7
+
 // The largest stanza `sic_handle_iq` accepts, in bytes.
 #define SIC_MAX_STANZA_LEN 65536
 

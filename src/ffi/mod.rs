@@ -27,6 +27,8 @@ pub const SIC_FLAG_OMIT_PORT: u32 = 1;
 pub const SIC_FLAG_KEEP_V4_MAPPED: u32 = 2;
 /// Answer only `urn:xmpp:sic:1`: sic:0 requests pass, and sic:0 is not a feature.
 pub const SIC_FLAG_NO_SIC0: u32 = 4;
+/// Every flag this library knows; any other bit is `SIC_STATUS_INVALID_ARGUMENT`.
+pub const SIC_FLAG_ALL: u32 = 7;
 
 /// The largest stanza `sic_handle_iq` accepts, in bytes.
 pub const SIC_MAX_STANZA_LEN: usize = 65536;
@@ -257,5 +259,8 @@ mod tests {
             crate::Flags::KEEP_V4_MAPPED.bits()
         );
         assert_eq!(super::SIC_FLAG_NO_SIC0, crate::Flags::NO_SIC0.bits());
+        let all = crate::Flags::OMIT_PORT | crate::Flags::KEEP_V4_MAPPED | crate::Flags::NO_SIC0;
+        assert_eq!(super::SIC_FLAG_ALL, all.bits());
+        assert_eq!(crate::Flags::from_bits(super::SIC_FLAG_ALL + 1), None);
     }
 }

@@ -35,6 +35,10 @@ fn sockaddr_v6() -> libc::sockaddr_in6 {
 
 /// One call through the C ABI; returns the status so the work is not elided.
 fn call<T>(iq: &[u8], target: Option<&str>, peer: &T, out: &mut [u8]) -> Status {
+    call_as(SENDER, iq, target, peer, out)
+}
+
+fn call_as<T>(sender: &str, iq: &[u8], target: Option<&str>, peer: &T, out: &mut [u8]) -> Status {
     let mut len = 0usize;
     let (t, tl) = target.map_or((std::ptr::null(), 0), |t| (t.as_ptr(), t.len()));
     // SAFETY: every pointer is valid for its length during the call; `peer`
@@ -43,8 +47,8 @@ fn call<T>(iq: &[u8], target: Option<&str>, peer: &T, out: &mut [u8]) -> Status 
         sic_handle_iq(
             iq.as_ptr(),
             iq.len(),
-            SENDER.as_ptr().cast(),
-            SENDER.len(),
+            sender.as_ptr().cast(),
+            sender.len(),
             t.cast(),
             tl,
             (peer as *const T).cast(),
@@ -132,26 +136,7 @@ fn jid_lengths(c: &mut Criterion) {
         let target = format!("{local}@example.com");
         let mut out = vec![0u8; xmpp_sic::reply_bound(SIC1.len(), sender.len(), target.len())];
         group.bench_with_input(BenchmarkId::new("handle", len), &len, |b, _| {
-            b.iter(|| {
-                let mut written = 0usize;
-                // SAFETY: every pointer is valid for its length during the call.
-                unsafe {
-                    sic_handle_iq(
-                        SIC1.as_ptr(),
-                        SIC1.len(),
-                        sender.as_ptr().cast(),
-                        sender.len(),
-                        target.as_ptr().cast(),
-                        target.len(),
-                        (&v4 as *const libc::sockaddr_in).cast(),
-                        std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-                        0,
-                        out.as_mut_ptr(),
-                        out.len(),
-                        &mut written,
-                    )
-                }
-            })
+            b.iter(|| call_as(&sender, black_box(SIC1), Some(&target), &v4, &mut out))
         });
     }
     group.finish();

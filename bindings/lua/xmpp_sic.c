@@ -284,6 +284,17 @@ static size_t first_cap(const struct request *req, size_t iq_len, size_t at_hand
  * handle_iq(stanza, sender, target|nil, ip|nil, port|nil [, flags])
  *   -> reply string | false (pass) | nil, message, status
  */
+/* What both entry points return for every status but OK: false on PASS,
+ * nil, message, status otherwise. */
+static int push_not_ok(lua_State *L, sic_status status)
+{
+    if (status == SIC_STATUS_PASS) {
+        lua_pushboolean(L, 0);
+        return 1;
+    }
+    return push_failure(L, sic_status_str(status), status);
+}
+
 static int l_handle_iq(lua_State *L)
 {
     size_t iq_len, cap, out_len = 0;
@@ -305,16 +316,11 @@ static int l_handle_iq(lua_State *L)
         status = call(&req, iq, iq_len, out, cap, &out_len);
     }
 
-    switch (status) {
-    case SIC_STATUS_OK:
-        reply_area_push(L, &area, out_len);
-        return 1;
-    case SIC_STATUS_PASS:
-        lua_pushboolean(L, 0);
-        return 1;
-    default:
-        return push_failure(L, sic_status_str(status), status);
+    if (status != SIC_STATUS_OK) {
+        return push_not_ok(L, status);
     }
+    reply_area_push(L, &area, out_len);
+    return 1;
 }
 
 /*
@@ -357,18 +363,13 @@ static int l_handle_stanza(lua_State *L)
         status = call(&req, iq.p, iq.len, reply.p, cap, &out_len);
     }
 
-    switch (status) {
-    case SIC_STATUS_OK:
-        if (!tree_push(L, reply.p, out_len, mt, &tree_error)) {
-            lua_pushlstring(L, reply.p, out_len);
-        }
-        return 1;
-    case SIC_STATUS_PASS:
-        lua_pushboolean(L, 0);
-        return 1;
-    default:
-        return push_failure(L, sic_status_str(status), status);
+    if (status != SIC_STATUS_OK) {
+        return push_not_ok(L, status);
     }
+    if (!tree_push(L, reply.p, out_len, mt, &tree_error)) {
+        lua_pushlstring(L, reply.p, out_len);
+    }
+    return 1;
 }
 
 /* features([flags]) -> { "urn:xmpp:sic:1", ... } */

@@ -155,18 +155,49 @@ pub fn all_xml_chars(s: &str) -> bool {
 /// compared and copied as it stands.
 pub fn is_plain(raw: &str, ctx: Context) -> bool {
     match ctx {
-        Context::Attribute => !contains_any(raw.as_bytes(), [b'&', b'<', b'\t', b'\n', b'\r']),
-        Context::Text => !contains_any(raw.as_bytes(), [b'&', b'<', b'>', b'\r']),
+        Context::Attribute => !contains_any(
+            raw.as_bytes(),
+            SPECIAL_IN_ATTRIBUTE,
+            [b'&', b'<', b'\t', b'\n', b'\r'],
+        ),
+        Context::Text => !contains_any(raw.as_bytes(), SPECIAL_IN_TEXT, [b'&', b'<', b'>', b'\r']),
     }
 }
 
-/// True when `bytes` holds any byte of `set` (at most 9 bytes). Values are
-/// mostly a dozen bytes, where a plain loop is cheapest; long ones (ids of
-/// kilobytes) go through memchr's SIMD searches, three bytes per pass.
+const SPECIAL_IN_ATTRIBUTE: u8 = 1;
+const SPECIAL_IN_TEXT: u8 = 2;
+const ESCAPED_ON_OUTPUT: u8 = 4;
+
+/// The byte sets of this module as one lookup table, for short values.
+const BYTE_CLASSES: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if matches!(c, b'&' | b'<' | b'\t' | b'\n' | b'\r') {
+            class |= SPECIAL_IN_ATTRIBUTE;
+        }
+        if matches!(c, b'&' | b'<' | b'>' | b'\r') {
+            class |= SPECIAL_IN_TEXT;
+        }
+        if matches!(c, b'&' | b'<' | b'>' | b'\'' | b'"' | b'\t' | b'\n' | b'\r') {
+            class |= ESCAPED_ON_OUTPUT;
+        }
+        table[b] = class;
+        b += 1;
+    }
+    table
+};
+
+/// True when `bytes` holds any byte of `set`, which must be the bytes of
+/// `class` in [`BYTE_CLASSES`] (a test checks both agree). Values are mostly
+/// a dozen bytes, where one table lookup per byte is cheapest; long ones (ids
+/// of kilobytes) go through memchr's SIMD searches, three bytes per pass.
 #[inline]
-fn contains_any<const N: usize>(bytes: &[u8], set: [u8; N]) -> bool {
+fn contains_any<const N: usize>(bytes: &[u8], class: u8, set: [u8; N]) -> bool {
     if bytes.len() < 32 {
-        return bytes.iter().any(|b| set.contains(b));
+        return bytes.iter().any(|&b| BYTE_CLASSES[b as usize] & class != 0);
     }
     set.chunks(3).any(|three| match *three {
         [a, b, c] => memchr::memchr3(a, b, c, bytes).is_some(),
@@ -244,6 +275,7 @@ pub fn attribute_escape(b: u8) -> Option<&'static [u8]> {
 pub fn needs_attribute_escape(s: &str) -> bool {
     contains_any(
         s.as_bytes(),
+        ESCAPED_ON_OUTPUT,
         [b'&', b'<', b'>', b'\'', b'"', b'\t', b'\n', b'\r'],
     )
 }
@@ -311,6 +343,27 @@ mod tests {
         assert!(!decoded_eq("ge", Context::Attribute, "get").unwrap());
         assert!(decoded_is_blank(" \n&#x20;&#9;", Context::Text).unwrap());
         assert!(!decoded_is_blank(" &#x41;", Context::Text).unwrap());
+    }
+
+    #[test]
+    fn the_table_and_the_byte_sets_agree() {
+        for b in 0..=127u8 {
+            let short = (b as char).to_string();
+            let long = short.repeat(40);
+            for ctx in [Context::Attribute, Context::Text] {
+                assert_eq!(is_plain(&short, ctx), is_plain(&long, ctx), "byte {b}");
+            }
+            assert_eq!(
+                needs_attribute_escape(&short),
+                needs_attribute_escape(&long),
+                "byte {b}"
+            );
+            assert_eq!(
+                needs_attribute_escape(&short),
+                attribute_escape(b).is_some(),
+                "byte {b}"
+            );
+        }
     }
 
     #[test]

@@ -20,7 +20,8 @@ pub(crate) const MAX_DEPTH: usize = 128;
 pub(crate) const MAX_BINDINGS: usize = 64;
 /// Above this many attributes on one element, duplicates are found with
 /// quick-xml's hashed check (which allocates) instead of our stack array.
-const SMALL_ATTRS: usize = 32;
+/// Stanza elements carry a handful; a small array is cheap to clear.
+const SMALL_ATTRS: usize = 8;
 
 /// The namespaces we tell apart; every other one is `Other`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

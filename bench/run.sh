@@ -23,7 +23,9 @@ cargo run --release --quiet --example alloc_count >"$OUT/allocations.txt"
 make --no-print-directory -C c-tests build/test_stress >/dev/null
 SIC_THREADS=0 SIC_CALLS=0 SIC_RSS_CALLS=$RSS_CALLS c-tests/build/test_stress >"$OUT/rss.txt"
 
-# Host comparisons: each binding's bench script prints markdown rows of its own.
+# Host comparisons: each binding's bench script prints markdown of its own
+# (bindings/prosody/bench/run.sh: mod_xmpp_sic vs mod_ipcheck in one Prosody;
+# bindings/ejabberd/bench/run.sh: mod_xmpp_sic vs mod_sic in one ejabberd node).
 for host_bench in bindings/*/bench/run.sh; do
   [ -e "$host_bench" ] || continue
   echo "host: $host_bench" >&2

@@ -157,10 +157,10 @@ fn peer(p: &Peer) -> Vec<u8> {
         // SAFETY: reads the initialised bytes of a plain C struct.
         unsafe { std::slice::from_raw_parts((value as *const T).cast::<u8>(), std::mem::size_of::<T>()).to_vec() }
     }
-    // SAFETY (zeroed): the sockaddr structs are plain data.
     match p {
         Peer::None => Vec::new(),
         Peer::V4(ip, port) => {
+            // SAFETY: a plain C struct, for which all-zero bytes are a valid value.
             let mut s: libc::sockaddr_in = unsafe { std::mem::zeroed() };
             s.sin_family = libc::AF_INET as libc::sa_family_t;
             s.sin_port = port.to_be();
@@ -168,6 +168,7 @@ fn peer(p: &Peer) -> Vec<u8> {
             bytes(&s)
         }
         Peer::V6(ip, port, scope) => {
+            // SAFETY: a plain C struct, for which all-zero bytes are a valid value.
             let mut s: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
             s.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             s.sin6_port = port.to_be();
@@ -176,6 +177,7 @@ fn peer(p: &Peer) -> Vec<u8> {
             bytes(&s)
         }
         Peer::Mapped(ip, port) => {
+            // SAFETY: a plain C struct, for which all-zero bytes are a valid value.
             let mut s: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
             s.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             s.sin6_port = port.to_be();
@@ -184,11 +186,13 @@ fn peer(p: &Peer) -> Vec<u8> {
             bytes(&s)
         }
         Peer::Unix => {
+            // SAFETY: a plain C struct, for which all-zero bytes are a valid value.
             let mut s: libc::sockaddr_un = unsafe { std::mem::zeroed() };
             s.sun_family = libc::AF_UNIX as libc::sa_family_t;
             bytes(&s)
         }
         Peer::Short(n) => {
+            // SAFETY: a plain C struct, for which all-zero bytes are a valid value.
             let mut s: libc::sockaddr_in6 = unsafe { std::mem::zeroed() };
             s.sin6_family = libc::AF_INET6 as libc::sa_family_t;
             let mut b = bytes(&s);

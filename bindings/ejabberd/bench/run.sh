@@ -12,5 +12,5 @@ echo "### ejabberd 23.01: one node, per IQ (handler and reply encoding; median /
 echo
 echo "| path | median / min |"
 echo "|---|---|"
-sed -nE 's/^ +(mod_sic.*[^ ]|mod_xmpp_sic.*[^ ]|variant:.*[^ ]) {2,}([0-9.]+ \/ +[0-9.]+ us)$/| \1 | \2 |/p' "$WORK/e2e.log"
+sed -nE 's/^ +(mod_sic.*[^ ]|mod_xmpp_sic.*[^ ]|variant:.*[^ ]|hook:.*[^ ]) {2,}([0-9.]+ \/ +[0-9.]+ us)$/| \1 | \2 |/p' "$WORK/e2e.log"
 grep -E "^ +load: " "$WORK/e2e.log" | sed -E 's/^ +load: (.*)/\nOn the wire with mod_xmpp_sic: \1./'

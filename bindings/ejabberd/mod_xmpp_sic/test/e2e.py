@@ -175,6 +175,43 @@ async def check_disco(client):
     return f"missing {missing} in {sorted(features)}" if missing else None
 
 
+GET_USER_IP = "{ejabberd_sm, get_user_ip, 3}"
+
+
+async def check_hook_stamps_address(node, v4, v6):
+    """The replies come from the address the sender's c2s process stamped
+    on the request (mod_xmpp_sic's user_send_packet hook): the session table
+    is not asked, which is what makes the module cheaper than mod_sic."""
+    node.rpc(f"erlang:trace_pattern({GET_USER_IP}, true, [call_count])")
+    try:
+        for client, to in ((v4, None), (v6, f"alice@{DOMAIN}"), (v4, DOMAIN)):
+            problem = await check_sic1(client, to)
+            if problem:
+                return problem
+        problem = await check_slixmpp_check_ip(v6)
+        if problem:
+            return problem
+        count = node.rpc(f"erlang:trace_info({GET_USER_IP}, call_count)")
+    finally:
+        node.rpc(f"erlang:trace_pattern({GET_USER_IP}, false, [call_count])")
+    return None if count == "{call_count,0}" else f"ejabberd_sm:get_user_ip/3 was called: {count}"
+
+
+async def check_session_fallback(node, client):
+    """An IQ that did not pass the hook (no stamped address) is answered
+    from the session table, as mod_sic answers it."""
+    full = f"alice@{DOMAIN}/v4"
+    expr = ("fxml:element_to_binary(xmpp:encode(mod_xmpp_sic:process_iq(xmpp:set_from_to("
+            "xmpp:decode(fxml_stream:parse_element(<<\"<iq xmlns='jabber:client' type='get' id='f1'>"
+            f"<address xmlns='{SIC1}'/></iq>\">>), <<\"jabber:client\">>, [ignore_els]), "
+            f"jid:decode(<<\"{full}\">>), jid:decode(<<\"alice@{DOMAIN}\">>)))))")
+    reply = ET.fromstring(eval_erlang_binary(node.rpc(expr)))
+    ip, port = local_address(client)
+    fields = address_fields(reply, SIC1)
+    want = [("ip", ip), ("port", str(port))]
+    return None if fields == want else f"got {fields}, want {want}: {ET.tostring(reply)}"
+
+
 async def load_client(node, index, results_out):
     """One load client: REQUESTS pipelined sic:1 IQs, each reply checked."""
     listeners = [("127.0.0.1", node.port_v4, "127.0.0.1"), ("::1", node.port_v6, "::1"),
@@ -272,8 +309,8 @@ async def bench(node, results):
     rows = [line.split("|", 3) for line in text.splitlines() if line]
     print("     per IQ inside the node (handler + reply encoding), median / min of 15 rounds x 5000:")
     for label, med, low, _ in rows:
-        print(f"       {label:<70} {med:>7} / {low:>7} us")
-    replies = [ET.fromstring(r) for _, _, _, r in rows]
+        print(f"       {label:<84} {med:>7} / {low:>7} us")
+    replies = [ET.fromstring(r) for _, _, _, r in rows if r]
     fields = [sorted(address_fields(r, SIC1) or []) for r in replies]
     results.record("bench paths give the same ip and port", len(set(map(str, fields))) == 1, str(fields))
 
@@ -323,6 +360,10 @@ async def run_checks(node, results, with_bench):
         await run_check(results, "a request with content is bad-request (modify)",
                         expect_error(bad, "bad-request", "modify"))
         await run_check(results, "disco#info of the domain lists sic:0 and sic:1", check_disco(v4))
+        await run_check(results, "replies use the address the c2s hook stamped; the session "
+                                 "table is not asked", check_hook_stamps_address(node, v4, v6))
+        await run_check(results, "an IQ without a stamped address is answered from the session table",
+                        check_session_fallback(node, v4))
     finally:
         for c in (v4, v6, mapped):
             await slix_close(c)

@@ -6,7 +6,8 @@
 #   bindings/erlang/run-tests.sh [--no-bench]
 #
 # --no-bench skips measuring mod_sic against mod_xmpp_sic inside the node
-# (about 5 s); the figures are printed, never asserted.
+# (about 5 s) and the brief run of the wire benchmark (about 10 s); the
+# figures are printed, never asserted.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -180,6 +181,22 @@ fi
 passed=$((passed + e2e_passed))
 failed=$((failed + e2e_failed))
 echo "end to end: $e2e_passed checks passed, $e2e_failed failed ($((SECONDS - started)) s with the build)"
+
+# The wire benchmark asserts nothing on time; a brief run shows it still
+# works: two nodes start, every pipelined IQ gets a result.
+if [ -z "$BENCH" ]; then
+    :
+elif note "benchmark smoke run: bindings/ejabberd/bench/wire.py" && [ -d "$WORK/mod_xmpp_sic/ebin" ] &&
+    timeout --signal=TERM 300 python3 "$REPO/bindings/ejabberd/bench/wire.py" "$WORK/mod_xmpp_sic" \
+        --iqs 300 --rounds 1 >"$WORK/wire.log" 2>&1; then
+    sed 's/^/    /' "$WORK/wire.log"
+    echo "PASS the wire benchmark runs once, briefly, and every IQ is answered"
+    passed=$((passed + 1))
+else
+    tail -20 "$WORK/wire.log" 2>/dev/null
+    echo "FAIL the wire benchmark"
+    failed=$((failed + 1))
+fi
 
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

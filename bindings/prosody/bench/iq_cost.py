@@ -6,9 +6,9 @@ with one of the two modules, logs in one raw client and pipelines IQs through
 it. Two measures of the same thing:
 
   time (default)  the server process's CPU time (utime + stime from /proc)
-                  per reply; rounds alternate the modules and the best round
-                  of each is kept, since other load only ever adds time.
-                  Noisy on a shared machine.
+                  per reply, and replies per second of wall time (IQ/s on
+                  the wire); rounds alternate the modules and the median of
+                  the rounds is reported. Noisy on a shared machine.
   --callgrind     instructions the server executes per reply, counted by
                   valgrind's callgrind (zeroed after a warm-up, dumped after
                   the measured IQs): slow, but the same on every run and
@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import glob
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -104,9 +105,7 @@ def measure(label, kind, iqs, results, dump_dir=None):
                 value = asyncio.run(instructions_per_iq(server, template, iqs, dump_dir))
             else:
                 value = asyncio.run(cpu_per_iq(server, template, iqs))
-            key = (label, name)
-            if key not in results or value < results[key]:
-                results[key] = value
+            results.setdefault((label, name), []).append(value)
         server.assert_clean_log()
 
 
@@ -129,16 +128,21 @@ def main():
             for label in MODULES:
                 measure(label, "callgrind", iqs, results, dump_dir)
         print(f"Instructions Prosody executes per IQ (callgrind, {iqs} pipelined IQs after {WARM_UP} to warm up):")
-        unit, fmt = "instructions/IQ", "{:9.0f}"
+        report({k: v[0] for k, v in results.items()}, "instructions/IQ", "{:9.0f}")
     else:
         for _ in range(args.rounds):
             for label in MODULES:
                 measure(label, "time", iqs, results)
-        results = {k: v[0] for k, v in results.items()}
-        print(f"Prosody CPU time per IQ, best of {args.rounds} rounds of {iqs} pipelined IQs (one client, loopback):")
-        unit, fmt = "us/IQ", "{:9.1f}"
+        print(f"Prosody CPU time per IQ, median of {args.rounds} rounds of {iqs} pipelined IQs "
+              "(one client, loopback):")
+        report({k: statistics.median(cpu for cpu, _ in v) for k, v in results.items()}, "us/IQ", "{:9.1f}")
+        print("IQs per second on the wire, median of the same rounds:")
+        report({k: statistics.median(rate for _, rate in v) for k, v in results.items()}, "IQ/s", "{:9.0f}")
+
+
+def report(values, unit, fmt):
     for name in REQUESTS:
-        ours, theirs = results[("mod_xmpp_sic", name)], results[("mod_ipcheck", name)]
+        ours, theirs = values[("mod_xmpp_sic", name)], values[("mod_ipcheck", name)]
         print(f"  {name:17} mod_xmpp_sic {fmt.format(ours)} {unit}   mod_ipcheck {fmt.format(theirs)} {unit}"
               f"   ratio {ours / theirs:.2f}")
 

@@ -17,8 +17,29 @@ echo
 echo "| request | measure | mod_xmpp_sic | mod_ipcheck | ratio |"
 echo "|---|---|---|---|---|"
 python3 bindings/prosody/bench/iq_cost.py --iqs "$iqs" --rounds "$rounds" |
-  sed -nE "s/^ +(sic:[01] <[a-z]+\/>) +mod_xmpp_sic +([0-9.]+ us\/IQ) +mod_ipcheck +([0-9.]+ us\/IQ) +ratio ([0-9.]+)/| \`\1\` | Prosody CPU time per IQ, best of $rounds × $iqs pipelined | \2 | \3 | \4 |/p"
+  sed -nE -e "s/^ +(sic:[01] <[a-z]+\/>) +mod_xmpp_sic +([0-9.]+ us\/IQ) +mod_ipcheck +([0-9.]+ us\/IQ) +ratio ([0-9.]+)/| \`\1\` | Prosody CPU time per IQ, median of $rounds × $iqs pipelined | \2 | \3 | \4 |/p" \
+          -e "s/^ +(sic:[01] <[a-z]+\/>) +mod_xmpp_sic +([0-9.]+ IQ\/s) +mod_ipcheck +([0-9.]+ IQ\/s) +ratio ([0-9.]+)/| \`\1\` | IQs per second on the wire, one raw client, same rounds | \2 | \3 | \4 |/p"
 if [ "${BENCH_QUICK:-0}" != 1 ]; then
   python3 bindings/prosody/bench/iq_cost.py --callgrind |
     sed -nE 's/^ +(sic:[01] <[a-z]+\/>) +mod_xmpp_sic +([0-9.]+[a-z]* [a-z\/A-Z]+) +mod_ipcheck +([0-9.]+[a-z]* [a-z\/A-Z]+) +ratio ([0-9.]+)/| `\1` | instructions per IQ, whole Prosody (callgrind) | \2 | \3 | \4 |/p'
 fi
+
+# Inside one lua5.4 process with Prosody's own libraries: the handlers, and
+# the whole path from the request's bytes against the library alone.
+if [ "${BENCH_QUICK:-0}" = 1 ]; then calls=2000 lrounds=1; else calls=20000 lrounds=5; fi
+lua_out=$(LUA_CPATH="bindings/lua/?.so;;" lua5.4 bindings/prosody/bench/handler_cost.lua \
+  bindings/prosody/mod_xmpp_sic/mod_xmpp_sic.lua /usr/lib/prosody/modules/mod_ipcheck/mod_ipcheck.lua \
+  "$calls" "$lrounds")
+for part in "mod_" "bytes: "; do
+  echo
+  case $part in
+    mod_) echo "### One lua5.4 process with Prosody 0.12's libraries: the handlers, given the parsed stanza" ;;
+    *) echo "### The same process, from the request's bytes (sic:1): Prosody's own path against the library" ;;
+  esac
+  echo
+  echo "| path | median / min µs per IQ ($lrounds rounds × $calls) |"
+  echo "|---|---|"
+  sed -nE "s/^(${part}.*[^ ]) +([0-9.]+ \/ +[0-9.]+) us\/IQ$/| \1 | \2 |/p" <<<"$lua_out"
+  echo
+  grep -E "^ratio " <<<"$lua_out" | { [ "$part" = "mod_" ] && head -1 || tail -1; }
+done

@@ -10,6 +10,12 @@
 %%% fxml:element_to_binary/1). Stream parsing and routing are the same for
 %%% all and left out. A last row is the hook's cost on a packet that is not
 %%% a Server IP Check request: what the module adds to all other traffic.
+%%%
+%%% Two more rows start from the request's bytes, for the comparison with
+%%% the library alone: ejabberd's whole own path (a long-lived fxml_stream
+%%% parser fed the bytes, as a c2s connection's is; xmpp:decode; mod_sic's
+%%% handler; xmpp:encode; fxml:element_to_binary) and xmpp_sic:handle_iq/5
+%%% on the same bytes, given the address.
 -module(mod_xmpp_sic_bench).
 
 -export([run/2, run/3, process_iq_text/1, decode_iq_subel/1]).
@@ -38,6 +44,8 @@ run(FullJid, N, Rounds) ->
     Hooked = fun() -> {Stamped, _} = mod_xmpp_sic:user_send_packet({IQ, State}), Stamped end,
     Chat = #message{type = chat, from = From, to = jid:remove_resource(From),
                     body = [#text{data = <<"hello">>}]},
+    Peer = maps:get(ip, State),
+    Sender = jid:encode(From),
     Paths = [{"mod_sic (ejabberd 23.01)",
               fun() -> serialise(dispatch(mod_sic, process_sm_iq, IQ)) end},
              {"mod_xmpp_sic (hook stamps the address; handle_iq_el/5, reply #xmlel{} built in C)",
@@ -46,8 +54,14 @@ run(FullJid, N, Rounds) ->
               fun() -> serialise(dispatch(mod_xmpp_sic, process_iq, IQ)) end},
              {"variant: handle_iq/5 + fxml_stream:parse_element/1 of the reply",
               fun() -> serialise(dispatch(?MODULE, process_iq_text, IQ)) end},
+             {"bytes: ejabberd's own path (parse, decode, mod_sic, encode, to binary)",
+              fun() -> mod_sic_from_bytes(?REQUEST, From) end},
+             {"bytes: xmpp_sic:handle_iq/5 on the same bytes, reply text",
+              fun() -> {ok, Reply} = xmpp_sic:handle_iq(?REQUEST, Sender, undefined, Peer, []),
+                       Reply end},
              {"hook: mod_xmpp_sic's user_send_packet on a chat message",
               fun() -> {_, _} = mod_xmpp_sic:user_send_packet({Chat, State}), <<>> end}],
+    put(?MODULE, stream_parser()),
     Funs = [Fun || {_, Fun} <- Paths],
     _ = [repeat(Fun, 1000) || Fun <- Funs],
     Times = [[per_iq(Fun, N) || Fun <- Funs] || _ <- lists:seq(1, Rounds)],
@@ -57,6 +71,31 @@ run(FullJid, N, Rounds) ->
 
 median(Xs) ->
     lists:nth((length(Xs) + 1) div 2, lists:sort(Xs)).
+
+%% ejabberd's path for the request's bytes, as the c2s process and the
+%% router run it: the stream parser's element, the IQ decoded with its
+%% payload left raw, 'from' and 'to' stamped, the handler dispatched, the
+%% reply serialised.
+mod_sic_from_bytes(Bytes, From) ->
+    IQ = xmpp:decode(parse_stanza(Bytes), ?NS_CLIENT, [ignore_els]),
+    serialise(dispatch(mod_sic, process_sm_iq,
+                       IQ#iq{from = From, to = jid:remove_resource(From)})).
+
+%% A stream parser as xmpp_stream_in keeps one per connection (events come
+%% as plain messages), with the stream already open.
+stream_parser() ->
+    Parser = fxml_stream:parse(fxml_stream:new(self(), infinity, [no_gen_server]),
+                               <<"<stream:stream xmlns='jabber:client' "
+                                 "xmlns:stream='http://etherx.jabber.org/streams'>">>),
+    receive {xmlstreamstart, _, _} -> Parser
+    after 1000 -> erlang:error(no_stream_start)
+    end.
+
+parse_stanza(Bytes) ->
+    put(?MODULE, fxml_stream:parse(get(?MODULE), Bytes)),
+    receive {xmlstreamelement, El} -> El
+    after 1000 -> erlang:error(no_stream_element)
+    end.
 
 %% What gen_iq_handler:process_iq/3 (not exported) does.
 dispatch(Module, Function, #iq{sub_els = [El]} = IQ) ->

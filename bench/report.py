@@ -61,6 +61,11 @@ def main():
     for n in (5, 64, 255, 1023):
         print(f"| {n} | {fmt(median_ns(criterion, 'jid_length', f'handle/{n}'))} |")
 
+    print("\n| a stanza of just under 64 KiB (the largest accepted) | handle |")
+    print("|---|---|")
+    for name, label in (("plain_id", "id of plain bytes"), ("amp_refs_id", "id made of `&amp;` references (the slowest input per byte)")):
+        print(f"| {label} | {fmt(median_ns(criterion, 'largest_stanza', f'handle/{name}'))} |")
+
     print("\n### Threads, allocations, memory\n")
     print("| measure | value |")
     print("|---|---|")

@@ -127,6 +127,31 @@ fn requests(c: &mut Criterion) {
     group.finish();
 }
 
+/// The costliest stanzas the library accepts: just under the 64 KiB limit,
+/// with an id of plain bytes or made entirely of `&amp;`, the slowest input
+/// per byte (each reference is checked, decoded and escaped again). Hosts
+/// size their scheduling on this (the Erlang NIF's normal scheduler).
+fn largest_stanzas(c: &mut Criterion) {
+    let v4 = sockaddr_v4();
+    let mut group = c.benchmark_group("largest_stanza");
+    let head = "<iq type='get' id='";
+    let tail = "'><address xmlns='urn:xmpp:sic:1'/></iq>";
+    let room = xmpp_sic::MAX_STANZA_LEN - head.len() - tail.len();
+    for (name, unit) in [("plain_id", "x"), ("amp_refs_id", "&amp;")] {
+        let iq = format!("{head}{}{tail}", unit.repeat(room / unit.len()));
+        let mut out = vec![0u8; xmpp_sic::reply_bound(iq.len(), SENDER.len(), 0)];
+        assert_eq!(
+            call(iq.as_bytes(), None, &v4, &mut out),
+            Status::Ok,
+            "{name}"
+        );
+        group.bench_with_input(BenchmarkId::new("handle", name), &iq, |b, iq| {
+            b.iter(|| call(black_box(iq.as_bytes()), None, &v4, &mut out))
+        });
+    }
+    group.finish();
+}
+
 fn jid_lengths(c: &mut Criterion) {
     let v4 = sockaddr_v4();
     let mut group = c.benchmark_group("jid_length");
@@ -155,6 +180,7 @@ fn benches(c: &mut Criterion) {
     sanity();
     requests(c);
     jid_lengths(c);
+    largest_stanzas(c);
 }
 
 criterion_group!(all, benches);

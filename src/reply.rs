@@ -192,7 +192,13 @@ pub fn render<S: Sink>(reply: &Reply<'_>, sink: &mut S) -> Result<(), Malformed>
         let mut utf8 = [0u8; 4];
         escape::decode(reply.raw_id, Context::Attribute, |piece| match piece {
             Piece::Run(s) => put_attr_text(sink, s),
-            Piece::Char(c) => put_attr_text(sink, c.encode_utf8(&mut utf8)),
+            // A reference's character goes out at once, without rescanning
+            // a one-character string: an id can hold thousands of them.
+            Piece::Char(c) if c.is_ascii() => match attribute_escape(c as u8) {
+                Some(esc) => sink.put(esc),
+                None => sink.put(&[c as u8]),
+            },
+            Piece::Char(c) => sink.put(c.encode_utf8(&mut utf8).as_bytes()),
         })?;
     }
     sink.put(b"'");

@@ -370,6 +370,12 @@ fn markup_in_ids_and_jids_cannot_inject() {
     let iq =
         Call::new("<iq id='a&#10;b' type='get'><address xmlns='urn:xmpp:sic:1'/></iq>").reply();
     assert_eq!(iq.attr("id"), Some("a\nb"));
+    // References to characters beyond ASCII come back as the characters.
+    let iq = Call::new(
+        "<iq id='&#xE9;&#233;&#x1F600;&amp;' type='get'><address xmlns='urn:xmpp:sic:1'/></iq>",
+    )
+    .reply();
+    assert_eq!(iq.attr("id"), Some("\u{e9}\u{e9}\u{1F600}&"));
 }
 
 #[test]

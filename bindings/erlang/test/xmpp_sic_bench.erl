@@ -37,9 +37,9 @@ run() ->
     Call = fun(F, Iq) -> fun() -> xmpp_sic:F(Iq, ?SENDER, undefined, ?PEER, []) end end,
     [{"handle_iq, 64-byte sic:1 request", per_call(Call(handle_iq, Small), 100000)},
      {"handle_iq_el, same request", per_call(Call(handle_iq_el, Small), 100000)},
-     {"handle_iq, 8 KiB of references (largest on a normal scheduler)",
+     {"handle_iq, 8 KiB of references",
       per_call(Call(handle_iq, stanza_of(8192)), 500)},
-     {"handle_iq, 64 KiB of references (dirty scheduler)",
+     {"handle_iq, 64 KiB of references (the costliest stanza accepted)",
       per_call(Call(handle_iq, stanza_of(65536)), 50)}].
 
 -spec print() -> ok.

@@ -368,7 +368,7 @@ mutate(Text, Pieces, N) ->
 drop(Bin, N) when byte_size(Bin) =< N -> <<>>;
 drop(Bin, N) -> binary:part(Bin, N, byte_size(Bin) - N).
 
-large_stanza_on_dirty_scheduler_test() ->
+large_stanza_test() ->
     Iq = xmpp_sic_bench:stanza_of(65000),
     {ok, Text} = call(Iq, undefined, ?PEER4, []),
     ?assertEqual({ok, fxml_stream:parse_element(Text)},

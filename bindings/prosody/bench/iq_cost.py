@@ -7,8 +7,11 @@ it. Two measures of the same thing:
 
   time (default)  the server process's CPU time (utime + stime from /proc)
                   per reply, and replies per second of wall time (IQ/s on
-                  the wire); rounds alternate the modules and the median of
-                  the rounds is reported. Noisy on a shared machine.
+                  the wire). One Prosody per module runs for the whole
+                  measurement, each with its logged-in client; short rounds
+                  alternate between them, so drifting load from elsewhere
+                  on the machine hits both alike, and the median of the
+                  rounds is reported. Still noisy on a shared machine.
   --callgrind     instructions the server executes per reply, counted by
                   valgrind's callgrind (zeroed after a warm-up, dumped after
                   the measured IQs): slow, but the same on every run and
@@ -22,6 +25,7 @@ Needs bindings/lua/xmpp_sic.so (make -C bindings/lua) and mod_ipcheck
 """
 
 import argparse
+import contextlib
 import asyncio
 import glob
 import os
@@ -54,22 +58,45 @@ def check_reply(stanza):
         raise AssertionError("not a result: " + str(stanza.attrib))
 
 
-async def cpu_per_iq(server, template, count):
+async def cpu_per_iq(server, client, template, count):
     """(CPU microseconds per IQ, IQs per second of wall time)."""
-    client = await RawClient.login("127.0.0.1", server.port, "bench", "secret", "bench")
-    try:
-        for reply in await client.pipeline(template, WARM_UP):
-            check_reply(reply)
-        before = server.cpu_seconds()
-        started = time.monotonic()
-        replies = await client.pipeline(template, count)
-        wall = time.monotonic() - started
-        used = server.cpu_seconds() - before
-    finally:
-        await client.close()
+    before = server.cpu_seconds()
+    started = time.monotonic()
+    replies = await client.pipeline(template, count)
+    wall = time.monotonic() - started
+    used = server.cpu_seconds() - before
     for reply in replies:
         check_reply(reply)
     return used / count * 1e6, count / wall
+
+
+def measure_time(iqs, rounds):
+    """Alternating rounds on two long-lived servers; {(module, request): [(cpu, rate)]}."""
+    results = {}
+    with contextlib.ExitStack() as stack:
+        servers = {label: stack.enter_context(server_for(label)) for label in MODULES}
+
+        async def run():
+            clients = {}
+            try:
+                for label, server in servers.items():
+                    clients[label] = await RawClient.login("127.0.0.1", server.port, "bench", "secret", "bench")
+                    for template in REQUESTS.values():
+                        for reply in await clients[label].pipeline(template, WARM_UP):
+                            check_reply(reply)
+                for _ in range(rounds):
+                    for label, server in servers.items():
+                        for name, template in REQUESTS.items():
+                            value = await cpu_per_iq(server, clients[label], template, iqs)
+                            results.setdefault((label, name), []).append(value)
+            finally:
+                for client in clients.values():
+                    await client.close()
+
+        asyncio.run(run())
+        for server in servers.values():
+            server.assert_clean_log()
+    return results
 
 
 async def instructions_per_iq(server, template, count, dump_dir):
@@ -91,20 +118,21 @@ async def instructions_per_iq(server, template, count, dump_dir):
     return totals[0] / count
 
 
-def measure(label, kind, iqs, results, dump_dir=None):
+def server_for(label, dump_dir=None):
     opts = MODULES[label]
     wrapper, timeout = (), 15.0
-    if kind == "callgrind":
+    if dump_dir is not None:
         wrapper = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={dump_dir}/callgrind.out.%p", "lua5.4"]
         timeout = 120.0
-    with PrivateProsody(modules=[opts["module"]], plugin_paths=opts["plugin_paths"],
-                        lua_cpath_dir=str(CPATH_DIR), users=[("bench", "secret")],
-                        wrapper=wrapper, start_timeout=timeout) as server:
+    return PrivateProsody(modules=[opts["module"]], plugin_paths=opts["plugin_paths"],
+                          lua_cpath_dir=str(CPATH_DIR), users=[("bench", "secret")],
+                          wrapper=wrapper, start_timeout=timeout)
+
+
+def measure_callgrind(label, iqs, results, dump_dir):
+    with server_for(label, dump_dir) as server:
         for name, template in REQUESTS.items():
-            if kind == "callgrind":
-                value = asyncio.run(instructions_per_iq(server, template, iqs, dump_dir))
-            else:
-                value = asyncio.run(cpu_per_iq(server, template, iqs))
+            value = asyncio.run(instructions_per_iq(server, template, iqs, dump_dir))
             results.setdefault((label, name), []).append(value)
         server.assert_clean_log()
 
@@ -126,13 +154,11 @@ def main():
     if args.callgrind:
         with tempfile.TemporaryDirectory(prefix="xmpp-sic-callgrind-") as dump_dir:
             for label in MODULES:
-                measure(label, "callgrind", iqs, results, dump_dir)
+                measure_callgrind(label, iqs, results, dump_dir)
         print(f"Instructions Prosody executes per IQ (callgrind, {iqs} pipelined IQs after {WARM_UP} to warm up):")
         report({k: v[0] for k, v in results.items()}, "instructions/IQ", "{:9.0f}")
     else:
-        for _ in range(args.rounds):
-            for label in MODULES:
-                measure(label, "time", iqs, results)
+        results = measure_time(iqs, args.rounds)
         print(f"Prosody CPU time per IQ, median of {args.rounds} rounds of {iqs} pipelined IQs "
               "(one client, loopback):")
         report({k: statistics.median(cpu for cpu, _ in v) for k, v in results.items()}, "us/IQ", "{:9.1f}")

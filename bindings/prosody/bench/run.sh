@@ -11,7 +11,7 @@ if [ ! -d /usr/lib/prosody/modules/mod_ipcheck ]; then
     { apt-get update -qq && apt-get install -y -qq --no-install-recommends prosody-modules >/dev/null; }
 fi
 make --no-print-directory -C bindings/lua >/dev/null
-if [ "${BENCH_QUICK:-0}" = 1 ]; then iqs=2000 rounds=1; else iqs=20000 rounds=5; fi
+if [ "${BENCH_QUICK:-0}" = 1 ]; then iqs=2000 rounds=1; else iqs=20000 rounds=7; fi
 echo "### Prosody 0.12: mod_xmpp_sic against mod_ipcheck"
 echo
 echo "| request | measure | mod_xmpp_sic | mod_ipcheck | ratio |"

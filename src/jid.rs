@@ -172,6 +172,37 @@ mod tests {
     }
 
     #[test]
+    fn splits_at_the_first_slash_and_the_first_at_before_it() {
+        let p = |s| split(s).unwrap();
+        assert_eq!(
+            p("a@b/c@d/e"),
+            Parts {
+                local: Some("a"),
+                domain: "b",
+                resource: Some("c@d/e")
+            }
+        );
+        assert_eq!(
+            p("b/@"),
+            Parts {
+                local: None,
+                domain: "b",
+                resource: Some("@")
+            }
+        );
+        assert_eq!(
+            p("a@b@c"),
+            Parts {
+                local: Some("a"),
+                domain: "b@c",
+                resource: None
+            }
+        );
+        assert_eq!(split("a@/x"), Err(InvalidJid));
+        assert_eq!(split("/x"), Err(InvalidJid));
+    }
+
+    #[test]
     fn own_account_and_domain() {
         let me = "alice@example.com/phone";
         assert!(allowed("alice@example.com", me));

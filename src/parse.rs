@@ -226,25 +226,34 @@ const NAME_CLASSES: [u8; 256] = {
 };
 
 /// Splits a qualified name into (prefix, local part), checking that both are
-/// XML names without colons.
+/// XML names without colons. One pass: it runs for every element and
+/// attribute name of every stanza.
 fn split_qname(qname: &str) -> Result<(Option<&str>, &str), Malformed> {
-    let valid = |part: &[u8]| match part.split_first() {
-        Some((&first, rest)) => {
-            NAME_CLASSES[first as usize] & NAME_START != 0
-                && rest
-                    .iter()
-                    .all(|&c| NAME_CLASSES[c as usize] & NAME_CHAR != 0)
-        }
-        None => false,
-    };
     let bytes = qname.as_bytes();
-    match bytes.iter().position(|&b| b == b':') {
-        Some(colon) if valid(&bytes[..colon]) && valid(&bytes[colon + 1..]) => {
-            Ok((Some(&qname[..colon]), &qname[colon + 1..]))
+    let mut colon = None;
+    // Each part must start with a name-start character.
+    let mut need = NAME_START;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b':' {
+            if colon.is_some() || need == NAME_START {
+                return Err(Malformed);
+            }
+            colon = Some(i);
+            need = NAME_START;
+        } else if NAME_CLASSES[b as usize] & need == 0 {
+            return Err(Malformed);
+        } else {
+            need = NAME_CHAR;
         }
-        None if valid(bytes) => Ok((None, qname)),
-        _ => Err(Malformed),
     }
+    if need == NAME_START {
+        // Empty, or ends with the colon.
+        return Err(Malformed);
+    }
+    Ok(match colon {
+        Some(colon) => (Some(&qname[..colon]), &qname[colon + 1..]),
+        None => (None, qname),
+    })
 }
 
 fn open_element<'a>(
@@ -507,4 +516,22 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
         Some(f) => Payload::Clean(f),
     };
     Ok(iq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qualified_names() {
+        assert_eq!(split_qname("iq"), Ok((None, "iq")));
+        assert_eq!(split_qname("a:b"), Ok((Some("a"), "b")));
+        assert_eq!(split_qname("_x.1-y:z9"), Ok((Some("_x.1-y"), "z9")));
+        assert_eq!(split_qname("\u{e9}t\u{e9}"), Ok((None, "\u{e9}t\u{e9}")));
+        for bad in [
+            "", ":", "a:", ":b", "a:b:c", "1a", "a:1b", "-a", "a b", "a::b", "a'",
+        ] {
+            assert_eq!(split_qname(bad), Err(Malformed), "{bad:?}");
+        }
+    }
 }

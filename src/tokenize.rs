@@ -57,7 +57,8 @@ impl<'a> Tokenizer<'a> {
         }
         match bytes.get(1) {
             Some(b'/') => {
-                let gt = memchr::memchr(b'>', bytes).ok_or(Malformed)?;
+                // End tags are short: a plain loop beats memchr's setup.
+                let gt = bytes.iter().position(|&b| b == b'>').ok_or(Malformed)?;
                 // `</name S?>`: white space may follow the name, nothing else.
                 let name =
                     rest[2..gt].trim_end_matches(|c: char| c.is_ascii() && is_space(c as u8));

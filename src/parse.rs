@@ -37,17 +37,20 @@ pub enum Ns {
 }
 
 impl Ns {
-    fn classify(raw: &str) -> Result<Ns, Malformed> {
-        if escape::is_plain(raw, Context::Attribute) {
-            return Ok(match raw {
-                "" => Ns::Empty,
-                "jabber:client" => Ns::Client,
-                "jabber:server" => Ns::Server,
-                "jabber:component:accept" => Ns::Component,
-                crate::NS_SIC0 => Ns::Sic0,
-                crate::NS_SIC1 => Ns::Sic1,
-                _ => Ns::Other,
-            });
+    /// `plain` says whether `raw` holds no references or raw white space
+    /// (the caller has just checked, and validated the references if any).
+    fn classify(raw: &str, plain: bool) -> Result<Ns, Malformed> {
+        // Almost every declaration is one of these exact strings; none holds
+        // a byte that decoding changes, so no scan is needed to trust them.
+        match raw {
+            "jabber:client" => return Ok(Ns::Client),
+            "jabber:server" => return Ok(Ns::Server),
+            "jabber:component:accept" => return Ok(Ns::Component),
+            crate::NS_SIC0 => return Ok(Ns::Sic0),
+            crate::NS_SIC1 => return Ok(Ns::Sic1),
+            "" => return Ok(Ns::Empty),
+            _ if plain => return Ok(Ns::Other),
+            _ => {}
         }
         const KNOWN: [(&str, Ns); 5] = [
             ("jabber:client", Ns::Client),
@@ -60,9 +63,6 @@ impl Ns {
             if decoded_eq(raw, Context::Attribute, uri)? {
                 return Ok(ns);
             }
-        }
-        if raw.is_empty() {
-            return Ok(Ns::Empty);
         }
         Ok(Ns::Other)
     }
@@ -156,15 +156,17 @@ fn ns_from_code(code: u8) -> Ns {
 }
 
 /// Element nesting and the namespace bindings in scope.
-struct Scopes<'a> {
+struct Scopes<'a, 's> {
     input: &'a str,
-    frames: [Frame; MAX_DEPTH],
+    // Borrowed, not owned: the arrays are zeroed where they live instead of
+    // being built and then copied into the struct.
+    frames: &'s mut [Frame; MAX_DEPTH],
     depth: usize,
-    bindings: [Binding; MAX_BINDINGS],
+    bindings: &'s mut [Binding; MAX_BINDINGS],
     nbindings: usize,
 }
 
-impl<'a> Scopes<'a> {
+impl<'a> Scopes<'a, '_> {
     fn slice(&self, start: u32, len: u16) -> &'a str {
         let start = start as usize;
         &self.input[start..start + len as usize]
@@ -200,7 +202,8 @@ struct StartTag<'a> {
     ns: Ns,
     local: &'a str,
     id: Option<&'a str>,
-    kind: Option<&'a str>,
+    /// The raw value, and whether it needs no decoding.
+    kind: Option<(&'a str, bool)>,
 }
 
 const NAME_START: u8 = 1;
@@ -226,29 +229,36 @@ const NAME_CLASSES: [u8; 256] = {
 };
 
 /// Splits a qualified name into (prefix, local part), checking that both are
-/// XML names without colons.
+/// XML names without colons. One pass: names are a few bytes, so finding the
+/// colon and checking the classes separately would double the work.
 fn split_qname(qname: &str) -> Result<(Option<&str>, &str), Malformed> {
-    let valid = |part: &[u8]| match part.split_first() {
-        Some((&first, rest)) => {
-            NAME_CLASSES[first as usize] & NAME_START != 0
-                && rest
-                    .iter()
-                    .all(|&c| NAME_CLASSES[c as usize] & NAME_CHAR != 0)
-        }
-        None => false,
-    };
     let bytes = qname.as_bytes();
-    match bytes.iter().position(|&b| b == b':') {
-        Some(colon) if valid(&bytes[..colon]) && valid(&bytes[colon + 1..]) => {
-            Ok((Some(&qname[..colon]), &qname[colon + 1..]))
+    // The byte that starts the current part must be a name start.
+    let mut need = NAME_START;
+    let mut colon = None;
+    for (i, &c) in bytes.iter().enumerate() {
+        if NAME_CLASSES[c as usize] & need == 0 {
+            if c != b':' || colon.is_some() || need == NAME_START {
+                return Err(Malformed);
+            }
+            colon = Some(i);
+            need = NAME_START;
+            continue;
         }
-        None if valid(bytes) => Ok((None, qname)),
-        _ => Err(Malformed),
+        need = NAME_CHAR;
     }
+    if need == NAME_START {
+        // Empty, or ending with the colon.
+        return Err(Malformed);
+    }
+    Ok(match colon {
+        Some(colon) => (Some(&qname[..colon]), &qname[colon + 1..]),
+        None => (None, qname),
+    })
 }
 
 fn open_element<'a>(
-    scopes: &mut Scopes<'a>,
+    scopes: &mut Scopes<'a, '_>,
     content: &'a str,
     name_len: usize,
 ) -> Result<StartTag<'a>, Malformed> {
@@ -286,14 +296,20 @@ fn open_element<'a>(
         }
         count += 1;
         // Validates the value's references even where we do not use it.
-        if !escape::is_plain(value, Context::Attribute) {
+        let plain = escape::is_plain(value, Context::Attribute);
+        if !plain {
             escape::decode(value, Context::Attribute, |_| {})?;
         }
-        let (attr_prefix, attr_local) = split_qname(key)?;
+        // The names stanzas use on every element are valid unprefixed names
+        // as they stand; only the others need splitting and checking.
+        let (attr_prefix, attr_local) = match key {
+            "xmlns" | "id" | "type" => (None, key),
+            _ => split_qname(key)?,
+        };
         match (attr_prefix, attr_local) {
-            (None, "xmlns") => default_ns = Ns::classify(value)?,
+            (None, "xmlns") => default_ns = Ns::classify(value, plain)?,
             (Some("xmlns"), declared) => {
-                let ns = Ns::classify(value)?;
+                let ns = Ns::classify(value, plain)?;
                 // Namespaces in XML 1.0 §3: no undeclaring a prefix, and
                 // `xml`/`xmlns` keep their fixed meaning.
                 if ns == Ns::Empty || declared == "xmlns" {
@@ -321,7 +337,7 @@ fn open_element<'a>(
             }
             (Some(_), _) => prefixed_attrs = true,
             (None, "id") => id = Some(value),
-            (None, "type") => kind = Some(value),
+            (None, "type") => kind = Some((value, plain)),
             (None, _) => {}
         }
     }
@@ -363,7 +379,7 @@ fn open_element<'a>(
     })
 }
 
-fn close_element(scopes: &mut Scopes<'_>, name: &str) -> Result<(), Malformed> {
+fn close_element(scopes: &mut Scopes<'_, '_>, name: &str) -> Result<(), Malformed> {
     let frame = match scopes.depth {
         0 => return Err(Malformed),
         d => scopes.frames[d - 1],
@@ -386,8 +402,8 @@ fn form_of(ns: Ns, local: &str, flags: Flags) -> Option<Form> {
     }
 }
 
-fn iq_type(raw: &str) -> Result<IqType, Malformed> {
-    if escape::is_plain(raw, Context::Attribute) {
+fn iq_type(raw: &str, plain: bool) -> Result<IqType, Malformed> {
+    if plain {
         return Ok(match raw {
             "get" => IqType::Get,
             "set" => IqType::Set,
@@ -418,11 +434,13 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
     if !escape::all_xml_chars(input) {
         return Err(Malformed);
     }
+    let mut frames = [Frame::default(); MAX_DEPTH];
+    let mut bindings = [Binding::default(); MAX_BINDINGS];
     let mut scopes = Scopes {
         input,
-        frames: [Frame::default(); MAX_DEPTH],
+        frames: &mut frames,
         depth: 0,
-        bindings: [Binding::default(); MAX_BINDINGS],
+        bindings: &mut bindings,
         nbindings: 0,
     };
     let mut tokens = Tokenizer::new(input);
@@ -456,7 +474,7 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
                         };
                         root = Some(Iq {
                             id,
-                            kind: iq_type(kind)?,
+                            kind: iq_type(kind.0, kind.1)?,
                             ns: tag.ns,
                             payload: Payload::None,
                         });
@@ -507,4 +525,22 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
         Some(f) => Payload::Clean(f),
     };
     Ok(iq)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn qualified_names() {
+        assert_eq!(split_qname("iq"), Ok((None, "iq")));
+        assert_eq!(split_qname("c:iq"), Ok((Some("c"), "iq")));
+        assert_eq!(split_qname("a-1.b_c"), Ok((None, "a-1.b_c")));
+        assert_eq!(split_qname("x:é"), Ok((Some("x"), "é")));
+        for bad in [
+            "", ":", "a:", ":a", "a::b", "a:b:c", "1a", "a:1b", "-a", "a>b", "a b",
+        ] {
+            assert_eq!(split_qname(bad), Err(Malformed), "{bad:?}");
+        }
+    }
 }

@@ -9,7 +9,7 @@
 use quick_xml::events::attributes::Attributes;
 
 use crate::escape::{self, decoded_eq, decoded_is_blank, Context, Malformed};
-use crate::tokenize::{Token, Tokenizer};
+use crate::tokenize::{Attr, Token, Tokenizer};
 use crate::Flags;
 
 /// The largest stanza we accept, in bytes.
@@ -204,6 +204,8 @@ struct StartTag<'a> {
     id: Option<&'a str>,
     /// The raw value, and whether it needs no decoding.
     kind: Option<(&'a str, bool)>,
+    /// An empty-element tag, closed already.
+    empty: bool,
 }
 
 const NAME_START: u8 = 1;
@@ -259,10 +261,9 @@ fn split_qname(qname: &str) -> Result<(Option<&str>, &str), Malformed> {
 
 fn open_element<'a>(
     scopes: &mut Scopes<'a, '_>,
-    content: &'a str,
-    name_len: usize,
+    tokens: &mut Tokenizer<'a>,
+    qname: &'a str,
 ) -> Result<StartTag<'a>, Malformed> {
-    let qname = &content[..name_len];
     let (prefix, local) = split_qname(qname)?;
     if scopes.depth == MAX_DEPTH {
         return Err(Malformed);
@@ -275,15 +276,10 @@ fn open_element<'a>(
     let mut seen = [(0u32, 0u16); SMALL_ATTRS];
     let mut count = 0usize;
 
-    let mut attrs = Attributes::new(content, name_len);
-    attrs.with_checks(false);
-    for attr in attrs {
-        let attr = attr.map_err(|_| Malformed)?;
-        let key = attr.key.0;
-        let value = match attr.value {
-            std::borrow::Cow::Borrowed(v) => v,
-            // Only `Attributes::html` produces owned values.
-            std::borrow::Cow::Owned(_) => return Err(Malformed),
+    let (content, empty) = loop {
+        let (key, value) = match tokens.attribute()? {
+            Attr::Pair(key, value) => (key, value),
+            Attr::End { content, empty } => break (content, empty),
         };
         if count < SMALL_ATTRS {
             if seen[..count]
@@ -340,7 +336,8 @@ fn open_element<'a>(
             (None, "type") => kind = Some((value, plain)),
             (None, _) => {}
         }
-    }
+    };
+    let name_len = qname.len();
     if count > SMALL_ATTRS {
         let mut checked = Attributes::new(content, name_len);
         checked.with_checks(true);
@@ -376,6 +373,7 @@ fn open_element<'a>(
         local,
         id,
         kind,
+        empty,
     })
 }
 
@@ -452,16 +450,12 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
 
     while let Some(token) = tokens.next_token()? {
         match token {
-            Token::Start {
-                content,
-                name_len,
-                empty,
-            } => {
+            Token::Start(name) => {
                 if root_done {
                     return Err(Malformed);
                 }
                 let depth = scopes.depth;
-                let tag = open_element(&mut scopes, content, name_len)?;
+                let tag = open_element(&mut scopes, &mut tokens, name)?;
                 match depth {
                     0 => {
                         if tag.local != "iq"
@@ -487,8 +481,8 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
                     // inside a sibling of it: unclean either way.
                     _ => crowded = true,
                 }
-                if empty {
-                    close_element(&mut scopes, &content[..name_len])?;
+                if tag.empty {
+                    close_element(&mut scopes, name)?;
                     root_done |= scopes.depth == 0;
                 }
             }

@@ -15,10 +15,35 @@ pub struct IpText {
     len: usize,
 }
 
+/// Each octet's decimal text followed by a dot, padded to four bytes, and the
+/// length of text and dot: an octet is then one fixed-size copy, not up to
+/// three divisions and pushes.
+const OCTETS: [([u8; 4], u8); 256] = {
+    let mut table = [([0u8; 4], 0u8); 256];
+    let mut n = 0;
+    while n < 256 {
+        let (h, t, u) = ((n / 100) as u8, (n / 10 % 10) as u8, (n % 10) as u8);
+        table[n] = if n >= 100 {
+            ([b'0' + h, b'0' + t, b'0' + u, b'.'], 4)
+        } else if n >= 10 {
+            ([b'0' + t, b'0' + u, b'.', 0], 3)
+        } else {
+            ([b'0' + u, b'.', 0, 0], 2)
+        };
+        n += 1;
+    }
+    table
+};
+
 impl IpText {
+    /// The text, which is ASCII: digits, hex letters, '.' and ':'.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+
+    #[cfg(test)]
     pub fn as_str(&self) -> &str {
-        // Only ASCII digits, hex letters, '.' and ':' are ever written.
-        std::str::from_utf8(&self.buf[..self.len]).unwrap_or("")
+        std::str::from_utf8(self.as_bytes()).unwrap()
     }
 
     fn push(&mut self, bytes: &[u8]) {
@@ -31,25 +56,21 @@ impl IpText {
         self.len += 1;
     }
 
-    fn push_octet(&mut self, n: u8) {
-        if n >= 100 {
-            self.push_byte(b'0' + n / 100);
-        }
-        if n >= 10 {
-            self.push_byte(b'0' + n / 10 % 10);
-        }
-        self.push_byte(b'0' + n % 10);
+    /// Appends the octet and a dot. All four bytes are copied, so the buffer
+    /// needs four bytes of room even for a shorter octet; IPv4 text is at
+    /// most 22 bytes into it (after `::ffff:`), far from the end.
+    fn push_octet_dot(&mut self, n: u8) {
+        let (text, len) = OCTETS[n as usize];
+        self.buf[self.len..self.len + 4].copy_from_slice(&text);
+        self.len += len as usize;
     }
 
     fn push_v4(&mut self, ip: Ipv4Addr) {
-        let [a, b, c, d] = ip.octets();
-        self.push_octet(a);
-        self.push_byte(b'.');
-        self.push_octet(b);
-        self.push_byte(b'.');
-        self.push_octet(c);
-        self.push_byte(b'.');
-        self.push_octet(d);
+        for octet in ip.octets() {
+            self.push_octet_dot(octet);
+        }
+        // The dot after the last octet.
+        self.len -= 1;
     }
 
     fn push_hex(&mut self, group: u16) {
@@ -157,6 +178,14 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(text(input, Flags::NONE), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn every_octet() {
+        for n in 0..=255u8 {
+            let ip = Ipv4Addr::new(n, 0, 255, n);
+            assert_eq!(text(&ip.to_string(), Flags::NONE), ip.to_string());
         }
     }
 

@@ -101,7 +101,7 @@ pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleErr
         ip = ip_text(peer.ip(), req.flags);
         Body::Result {
             form,
-            ip: ip.as_str(),
+            ip: ip.as_bytes(),
             port: reported_port(peer, req.flags),
         }
     } else {

@@ -36,14 +36,14 @@ pub struct Jid<'a> {
 
 impl<'a> Jid<'a> {
     pub fn parse(s: &'a str) -> Result<Jid<'a>, InvalidJid> {
-        let parts = split(s)?;
-        if is_normalised_ascii(&parts) {
+        if let Some(parts) = normalised_ascii_parts(s) {
             return Ok(Jid {
                 parts,
                 local: parts.local.map(Cow::Borrowed),
                 domain: Cow::Borrowed(parts.domain),
             });
         }
+        let parts = split(s)?;
         let full = jid::Jid::new(s).map_err(|_| InvalidJid)?;
         let local = full.node().map(|n| Cow::Owned(n.as_str().to_owned()));
         // RFC 7622 §3.2: a trailing dot is stripped before comparing. The jid
@@ -91,12 +91,15 @@ pub fn split(s: &str) -> Result<Parts<'_>, InvalidJid> {
 
 /// Byte classes for the fast path, one bit per part of a JID.
 const LOCAL: u8 = 1;
-const DOMAIN: u8 = 2;
 const RESOURCE: u8 = 4;
+/// The domain bytes that need no label rule: lower-case letters and digits
+/// (dots and hyphens are checked one by one).
+const DOMAIN_LETTER_OR_DIGIT: u8 = 2;
 
 /// Which parts may hold each byte *unchanged by normalisation*: the localpart
 /// takes printable ASCII but upper case (case-folded) and the characters RFC
-/// 7622 §3.3.1 forbids; the domainpart lower-case LDH and dots; the resource
+/// 7622 §3.3.1 forbids; the domainpart lower-case LDH and dots (the letters and
+/// digits marked here, the rest in `plain_hostname_len`); the resource
 /// any printable ASCII or space (OpaqueString leaves them as they are).
 const CLASSES: [u8; 256] = {
     let mut table = [0u8; 256];
@@ -110,8 +113,8 @@ const CLASSES: [u8; 256] = {
         {
             class |= LOCAL;
         }
-        if c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-' || c == b'.' {
-            class |= DOMAIN;
+        if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            class |= DOMAIN_LETTER_OR_DIGIT;
         }
         table[b] = class;
         b += 1;
@@ -123,43 +126,80 @@ fn all_in(part: &str, class: u8) -> bool {
     part.bytes().all(|b| CLASSES[b as usize] & class != 0)
 }
 
-/// True when every part is ASCII that normalisation would leave unchanged and
-/// that the profiles accept, so byte comparison is RFC 7622 comparison.
-fn is_normalised_ascii(parts: &Parts<'_>) -> bool {
-    parts.local.is_none_or(|l| all_in(l, LOCAL))
-        && all_in(parts.domain, DOMAIN)
-        && is_plain_hostname(parts.domain)
-        // A leading space is the one printable ASCII form OpaqueString refuses.
-        && parts.resource.is_none_or(|r| all_in(r, RESOURCE) && !r.starts_with(' '))
+/// The parts of `s` when every part is ASCII that normalisation would leave
+/// unchanged, that the profiles accept and that has a valid length, so byte
+/// comparison is RFC 7622 comparison; `None` sends `s` the slow way, which
+/// also reports what is invalid. Each byte is looked at once, the domain's
+/// label rules checked on the way: JIDs are short and this runs on every
+/// request.
+fn normalised_ascii_parts(s: &str) -> Option<Parts<'_>> {
+    let bytes = s.as_bytes();
+    let split_at = bytes
+        .iter()
+        .position(|&b| CLASSES[b as usize] & LOCAL == 0)
+        .unwrap_or(bytes.len());
+    let (local, domain_start) = match bytes.get(split_at) {
+        Some(b'@') => (Some(&s[..split_at]), split_at + 1),
+        // No localpart: what was read as one is the domain, read again.
+        None | Some(b'/') => (None, 0),
+        Some(_) => return None,
+    };
+    let domain_len = plain_hostname_len(&bytes[domain_start..])?;
+    let domain_end = domain_start + domain_len;
+    let domain = &s[domain_start..domain_end];
+    let resource = match bytes.get(domain_end) {
+        None => None,
+        Some(b'/') => Some(&s[domain_end + 1..]),
+        Some(_) => return None,
+    };
+    let ok = |part: &str| (1..=MAX_PART_LEN).contains(&part.len());
+    if !ok(domain) || !local.is_none_or(ok) || !resource.is_none_or(ok) {
+        return None;
+    }
+    // A leading space is the one printable ASCII form OpaqueString refuses.
+    if !resource.is_none_or(|r| all_in(r, RESOURCE) && !r.starts_with(' ')) {
+        return None;
+    }
+    Some(Parts {
+        local,
+        domain,
+        resource,
+    })
 }
 
-/// Given only lower-case LDH bytes and dots: labels of 1 to 63 bytes that do
-/// not start or end with `-`, no trailing dot, a letter in the last label (an
-/// IPv4 literal goes the slow way, which checks it properly), and no `--`
-/// (IDNA A-labels go the slow way too).
-fn is_plain_hostname(d: &str) -> bool {
-    let bytes = d.as_bytes();
+/// The length of the plain hostname that `d` starts with, ending at its end
+/// or at a `/`. Plain means lower-case LDH labels of 1 to 63 bytes that do not
+/// start or end with `-`, no trailing dot, a letter in the last label (an IPv4
+/// literal goes the slow way, which checks it properly), and no `--` (IDNA
+/// A-labels go the slow way too); anything else is `None`.
+fn plain_hostname_len(d: &[u8]) -> Option<usize> {
     let mut label_start = 0;
     let mut last_label_has_alpha = false;
-    for (i, &c) in bytes.iter().enumerate() {
-        if c == b'.' {
-            if !label_ok(&bytes[label_start..i]) {
-                return false;
+    let mut end = d.len();
+    for (i, &c) in d.iter().enumerate() {
+        if CLASSES[c as usize] & DOMAIN_LETTER_OR_DIGIT != 0 {
+            last_label_has_alpha |= c >= b'a';
+            continue;
+        }
+        match c {
+            b'.' => {
+                if !(1..=63).contains(&(i - label_start)) || d[i - 1] == b'-' {
+                    return None;
+                }
+                label_start = i + 1;
+                last_label_has_alpha = false;
             }
-            label_start = i + 1;
-            last_label_has_alpha = false;
-        } else {
-            last_label_has_alpha |= c.is_ascii_lowercase();
+            b'-' if i > label_start && d[i - 1] != b'-' => {}
+            b'/' => {
+                end = i;
+                break;
+            }
+            _ => return None,
         }
     }
-    label_ok(&bytes[label_start..]) && last_label_has_alpha
-}
-
-fn label_ok(label: &[u8]) -> bool {
-    (1..=63).contains(&label.len())
-        && label[0] != b'-'
-        && label[label.len() - 1] != b'-'
-        && !label.windows(2).any(|w| w == b"--")
+    let last_label = end - label_start;
+    let ends_well = end > 0 && d[end - 1] != b'-';
+    ((1..=63).contains(&last_label) && ends_well && last_label_has_alpha).then_some(end)
 }
 
 #[cfg(test)]
@@ -246,6 +286,73 @@ mod tests {
             Err(InvalidJid)
         );
         assert!(Jid::parse(&format!("{}@example.com", "a".repeat(1023))).is_ok());
+    }
+
+    #[test]
+    fn plain_hostnames() {
+        let long = "a".repeat(63);
+        for good in ["a", "example.com", "a-b.c1", "x.y.z", long.as_str()] {
+            assert_eq!(
+                plain_hostname_len(good.as_bytes()),
+                Some(good.len()),
+                "{good}"
+            );
+            let with_resource = format!("{good}/r");
+            assert_eq!(
+                plain_hostname_len(with_resource.as_bytes()),
+                Some(good.len()),
+                "{good}"
+            );
+        }
+        let too_long = "a".repeat(64);
+        for bad in [
+            "",
+            ".",
+            "a.",
+            ".a",
+            "a..b",
+            "-a",
+            "a-",
+            "a.-b",
+            "a-.b",
+            "xn--a",
+            "a.b--c",
+            "1.2",
+            "a.1",
+            too_long.as_str(),
+        ] {
+            assert_eq!(plain_hostname_len(bad.as_bytes()), None, "{bad}");
+            let with_resource = format!("{bad}/r");
+            assert_eq!(plain_hostname_len(with_resource.as_bytes()), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn fast_path_splits_like_split() {
+        for s in [
+            "alice@example.com/phone",
+            "example.com",
+            "example.com/r@s/t",
+            "a@b.c",
+            "a.b-c@x-y.example/Res ource",
+        ] {
+            assert_eq!(normalised_ascii_parts(s), Some(split(s).unwrap()), "{s}");
+        }
+        for s in [
+            "",
+            "@a.b",
+            "a@",
+            "a@b.c/",
+            "a@b@c.d",
+            "A@b.c",
+            "a@B.c",
+            "a@b.c/ r",
+            "a b@c.d",
+            "a@b.c.",
+            "a@1.2.3.4",
+        ] {
+            assert_eq!(normalised_ascii_parts(s), None, "{s}");
+        }
     }
 
     #[test]

@@ -9,7 +9,7 @@
 use quick_xml::events::attributes::Attributes;
 
 use crate::escape::{self, decoded_eq, decoded_is_blank, Context, Malformed};
-use crate::tokenize::{Token, Tokenizer};
+use crate::tokenize::{Attr, Token, Tokenizer};
 use crate::Flags;
 
 /// The largest stanza we accept, in bytes.
@@ -37,17 +37,20 @@ pub enum Ns {
 }
 
 impl Ns {
-    fn classify(raw: &str) -> Result<Ns, Malformed> {
-        if escape::is_plain(raw, Context::Attribute) {
-            return Ok(match raw {
-                "" => Ns::Empty,
-                "jabber:client" => Ns::Client,
-                "jabber:server" => Ns::Server,
-                "jabber:component:accept" => Ns::Component,
-                crate::NS_SIC0 => Ns::Sic0,
-                crate::NS_SIC1 => Ns::Sic1,
-                _ => Ns::Other,
-            });
+    /// `plain` says whether `raw` holds no references or raw white space
+    /// (the caller has just checked, and validated the references if any).
+    fn classify(raw: &str, plain: bool) -> Result<Ns, Malformed> {
+        // Almost every declaration is one of these exact strings; none holds
+        // a byte that decoding changes, so no scan is needed to trust them.
+        match raw {
+            "jabber:client" => return Ok(Ns::Client),
+            "jabber:server" => return Ok(Ns::Server),
+            "jabber:component:accept" => return Ok(Ns::Component),
+            crate::NS_SIC0 => return Ok(Ns::Sic0),
+            crate::NS_SIC1 => return Ok(Ns::Sic1),
+            "" => return Ok(Ns::Empty),
+            _ if plain => return Ok(Ns::Other),
+            _ => {}
         }
         const KNOWN: [(&str, Ns); 5] = [
             ("jabber:client", Ns::Client),
@@ -60,9 +63,6 @@ impl Ns {
             if decoded_eq(raw, Context::Attribute, uri)? {
                 return Ok(ns);
             }
-        }
-        if raw.is_empty() {
-            return Ok(Ns::Empty);
         }
         Ok(Ns::Other)
     }
@@ -156,15 +156,17 @@ fn ns_from_code(code: u8) -> Ns {
 }
 
 /// Element nesting and the namespace bindings in scope.
-struct Scopes<'a> {
+struct Scopes<'a, 's> {
     input: &'a str,
-    frames: [Frame; MAX_DEPTH],
+    // Borrowed, not owned: the arrays are zeroed where they live instead of
+    // being built and then copied into the struct.
+    frames: &'s mut [Frame; MAX_DEPTH],
     depth: usize,
-    bindings: [Binding; MAX_BINDINGS],
+    bindings: &'s mut [Binding; MAX_BINDINGS],
     nbindings: usize,
 }
 
-impl<'a> Scopes<'a> {
+impl<'a> Scopes<'a, '_> {
     fn slice(&self, start: u32, len: u16) -> &'a str {
         let start = start as usize;
         &self.input[start..start + len as usize]
@@ -200,7 +202,10 @@ struct StartTag<'a> {
     ns: Ns,
     local: &'a str,
     id: Option<&'a str>,
-    kind: Option<&'a str>,
+    /// The raw value, and whether it needs no decoding.
+    kind: Option<(&'a str, bool)>,
+    /// An empty-element tag, closed already.
+    empty: bool,
 }
 
 const NAME_START: u8 = 1;
@@ -226,28 +231,26 @@ const NAME_CLASSES: [u8; 256] = {
 };
 
 /// Splits a qualified name into (prefix, local part), checking that both are
-/// XML names without colons. One pass: it runs for every element and
-/// attribute name of every stanza.
+/// XML names without colons. One pass: names are a few bytes, so finding the
+/// colon and checking the classes separately would double the work.
 fn split_qname(qname: &str) -> Result<(Option<&str>, &str), Malformed> {
     let bytes = qname.as_bytes();
-    let mut colon = None;
-    // Each part must start with a name-start character.
+    // The byte that starts the current part must be a name start.
     let mut need = NAME_START;
-    for (i, &b) in bytes.iter().enumerate() {
-        if b == b':' {
-            if colon.is_some() || need == NAME_START {
+    let mut colon = None;
+    for (i, &c) in bytes.iter().enumerate() {
+        if NAME_CLASSES[c as usize] & need == 0 {
+            if c != b':' || colon.is_some() || need == NAME_START {
                 return Err(Malformed);
             }
             colon = Some(i);
             need = NAME_START;
-        } else if NAME_CLASSES[b as usize] & need == 0 {
-            return Err(Malformed);
-        } else {
-            need = NAME_CHAR;
+            continue;
         }
+        need = NAME_CHAR;
     }
     if need == NAME_START {
-        // Empty, or ends with the colon.
+        // Empty, or ending with the colon.
         return Err(Malformed);
     }
     Ok(match colon {
@@ -257,11 +260,10 @@ fn split_qname(qname: &str) -> Result<(Option<&str>, &str), Malformed> {
 }
 
 fn open_element<'a>(
-    scopes: &mut Scopes<'a>,
-    content: &'a str,
-    name_len: usize,
+    scopes: &mut Scopes<'a, '_>,
+    tokens: &mut Tokenizer<'a>,
+    qname: &'a str,
 ) -> Result<StartTag<'a>, Malformed> {
-    let qname = &content[..name_len];
     let (prefix, local) = split_qname(qname)?;
     if scopes.depth == MAX_DEPTH {
         return Err(Malformed);
@@ -274,15 +276,10 @@ fn open_element<'a>(
     let mut seen = [(0u32, 0u16); SMALL_ATTRS];
     let mut count = 0usize;
 
-    let mut attrs = Attributes::new(content, name_len);
-    attrs.with_checks(false);
-    for attr in attrs {
-        let attr = attr.map_err(|_| Malformed)?;
-        let key = attr.key.0;
-        let value = match attr.value {
-            std::borrow::Cow::Borrowed(v) => v,
-            // Only `Attributes::html` produces owned values.
-            std::borrow::Cow::Owned(_) => return Err(Malformed),
+    let (content, empty) = loop {
+        let (key, value) = match tokens.attribute()? {
+            Attr::Pair(key, value) => (key, value),
+            Attr::End { content, empty } => break (content, empty),
         };
         if count < SMALL_ATTRS {
             if seen[..count]
@@ -295,14 +292,20 @@ fn open_element<'a>(
         }
         count += 1;
         // Validates the value's references even where we do not use it.
-        if !escape::is_plain(value, Context::Attribute) {
+        let plain = escape::is_plain(value, Context::Attribute);
+        if !plain {
             escape::decode(value, Context::Attribute, |_| {})?;
         }
-        let (attr_prefix, attr_local) = split_qname(key)?;
+        // The names stanzas use on every element are valid unprefixed names
+        // as they stand; only the others need splitting and checking.
+        let (attr_prefix, attr_local) = match key {
+            "xmlns" | "id" | "type" => (None, key),
+            _ => split_qname(key)?,
+        };
         match (attr_prefix, attr_local) {
-            (None, "xmlns") => default_ns = Ns::classify(value)?,
+            (None, "xmlns") => default_ns = Ns::classify(value, plain)?,
             (Some("xmlns"), declared) => {
-                let ns = Ns::classify(value)?;
+                let ns = Ns::classify(value, plain)?;
                 // Namespaces in XML 1.0 §3: no undeclaring a prefix, and
                 // `xml`/`xmlns` keep their fixed meaning.
                 if ns == Ns::Empty || declared == "xmlns" {
@@ -330,10 +333,11 @@ fn open_element<'a>(
             }
             (Some(_), _) => prefixed_attrs = true,
             (None, "id") => id = Some(value),
-            (None, "type") => kind = Some(value),
+            (None, "type") => kind = Some((value, plain)),
             (None, _) => {}
         }
-    }
+    };
+    let name_len = qname.len();
     if count > SMALL_ATTRS {
         let mut checked = Attributes::new(content, name_len);
         checked.with_checks(true);
@@ -369,10 +373,11 @@ fn open_element<'a>(
         local,
         id,
         kind,
+        empty,
     })
 }
 
-fn close_element(scopes: &mut Scopes<'_>, name: &str) -> Result<(), Malformed> {
+fn close_element(scopes: &mut Scopes<'_, '_>, name: &str) -> Result<(), Malformed> {
     let frame = match scopes.depth {
         0 => return Err(Malformed),
         d => scopes.frames[d - 1],
@@ -395,8 +400,8 @@ fn form_of(ns: Ns, local: &str, flags: Flags) -> Option<Form> {
     }
 }
 
-fn iq_type(raw: &str) -> Result<IqType, Malformed> {
-    if escape::is_plain(raw, Context::Attribute) {
+fn iq_type(raw: &str, plain: bool) -> Result<IqType, Malformed> {
+    if plain {
         return Ok(match raw {
             "get" => IqType::Get,
             "set" => IqType::Set,
@@ -427,11 +432,13 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
     if !escape::all_xml_chars(input) {
         return Err(Malformed);
     }
+    let mut frames = [Frame::default(); MAX_DEPTH];
+    let mut bindings = [Binding::default(); MAX_BINDINGS];
     let mut scopes = Scopes {
         input,
-        frames: [Frame::default(); MAX_DEPTH],
+        frames: &mut frames,
         depth: 0,
-        bindings: [Binding::default(); MAX_BINDINGS],
+        bindings: &mut bindings,
         nbindings: 0,
     };
     let mut tokens = Tokenizer::new(input);
@@ -443,16 +450,12 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
 
     while let Some(token) = tokens.next_token()? {
         match token {
-            Token::Start {
-                content,
-                name_len,
-                empty,
-            } => {
+            Token::Start(name) => {
                 if root_done {
                     return Err(Malformed);
                 }
                 let depth = scopes.depth;
-                let tag = open_element(&mut scopes, content, name_len)?;
+                let tag = open_element(&mut scopes, &mut tokens, name)?;
                 match depth {
                     0 => {
                         if tag.local != "iq"
@@ -465,7 +468,7 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
                         };
                         root = Some(Iq {
                             id,
-                            kind: iq_type(kind)?,
+                            kind: iq_type(kind.0, kind.1)?,
                             ns: tag.ns,
                             payload: Payload::None,
                         });
@@ -478,8 +481,8 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
                     // inside a sibling of it: unclean either way.
                     _ => crowded = true,
                 }
-                if empty {
-                    close_element(&mut scopes, &content[..name_len])?;
+                if tag.empty {
+                    close_element(&mut scopes, name)?;
                     root_done |= scopes.depth == 0;
                 }
             }
@@ -525,11 +528,13 @@ mod tests {
     #[test]
     fn qualified_names() {
         assert_eq!(split_qname("iq"), Ok((None, "iq")));
-        assert_eq!(split_qname("a:b"), Ok((Some("a"), "b")));
+        assert_eq!(split_qname("c:iq"), Ok((Some("c"), "iq")));
+        assert_eq!(split_qname("a-1.b_c"), Ok((None, "a-1.b_c")));
+        assert_eq!(split_qname("x:é"), Ok((Some("x"), "é")));
         assert_eq!(split_qname("_x.1-y:z9"), Ok((Some("_x.1-y"), "z9")));
         assert_eq!(split_qname("\u{e9}t\u{e9}"), Ok((None, "\u{e9}t\u{e9}")));
         for bad in [
-            "", ":", "a:", ":b", "a:b:c", "1a", "a:1b", "-a", "a b", "a::b", "a'",
+            "", ":", "a:", ":a", "a::b", "a:b:c", "1a", "a:1b", "-a", "a>b", "a b", "a'",
         ] {
             assert_eq!(split_qname(bad), Err(Malformed), "{bad:?}");
         }

@@ -42,15 +42,8 @@ impl Sink for Vec<u8> {
     }
 }
 
-/// RFC 6120 §8.3.2 error types.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorType {
-    Auth,
-    Cancel,
-    Modify,
-}
-
-/// The stanza errors we send, each with its RFC 6120 type and English text.
+/// The stanza errors we send; `error_tail` has each one's RFC 6120 type,
+/// condition and English text.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StanzaError {
     /// Asking about another account or domain.
@@ -66,35 +59,6 @@ pub enum StanzaError {
 }
 
 impl StanzaError {
-    pub fn condition(self) -> &'static str {
-        match self {
-            StanzaError::Forbidden => "forbidden",
-            StanzaError::NotAllowed => "not-allowed",
-            StanzaError::BadPayload | StanzaError::BadType => "bad-request",
-            StanzaError::NoAddress => "service-unavailable",
-        }
-    }
-
-    pub fn error_type(self) -> ErrorType {
-        match self {
-            StanzaError::Forbidden => ErrorType::Auth,
-            StanzaError::NotAllowed | StanzaError::NoAddress => ErrorType::Cancel,
-            StanzaError::BadPayload | StanzaError::BadType => ErrorType::Modify,
-        }
-    }
-
-    pub fn text(self) -> &'static str {
-        match self {
-            StanzaError::Forbidden => "Only the account itself may ask for its IP address",
-            StanzaError::NotAllowed => "Server IP Check requests must be of type get",
-            StanzaError::BadPayload => {
-                "The Server IP Check element must be empty and the only child of the IQ"
-            }
-            StanzaError::BadType => "The IQ type must be get, set, result or error",
-            StanzaError::NoAddress => "The server does not know an IP address for this connection",
-        }
-    }
-
     #[cfg(test)]
     const ALL: [StanzaError; 5] = [
         StanzaError::Forbidden,
@@ -110,7 +74,8 @@ impl StanzaError {
 pub enum Body<'a> {
     Result {
         form: Form,
-        ip: &'a str,
+        /// The address as text (ASCII).
+        ip: &'a [u8],
         port: Option<u16>,
     },
     Error(StanzaError),
@@ -145,14 +110,6 @@ fn put_attr_text<S: Sink>(sink: &mut S, s: &str) {
     sink.put(&bytes[start..]);
 }
 
-fn put_attr<S: Sink>(sink: &mut S, name: &str, value: &str) {
-    sink.put(b" ");
-    sink.put(name.as_bytes());
-    sink.put(b"='");
-    put_attr_text(sink, value);
-    sink.put(b"'");
-}
-
 fn put_port<S: Sink>(sink: &mut S, port: u16) {
     let mut digits = [0u8; 5];
     let mut i = digits.len();
@@ -168,21 +125,84 @@ fn put_port<S: Sink>(sink: &mut S, port: u16) {
     sink.put(&digits[i..]);
 }
 
-const STANZAS_NS: &str = "urn:ietf:params:xml:ns:xmpp-stanzas";
+// The reply is written as a few long fixed fragments around the variable
+// parts, each fragment one copy, rather than tag by tag: copies of a few bytes
+// each cost more in calls and bounds checks than in bytes.
+
+macro_rules! stanzas_ns {
+    () => {
+        "urn:ietf:params:xml:ns:xmpp-stanzas"
+    };
+}
+
+/// From `<iq` to the opening quote of the id.
+fn head(ns: Ns, result: bool) -> &'static [u8] {
+    match (ns, result) {
+        (Ns::Client, true) => b"<iq xmlns='jabber:client' type='result' id='",
+        (Ns::Client, false) => b"<iq xmlns='jabber:client' type='error' id='",
+        (Ns::Server, true) => b"<iq xmlns='jabber:server' type='result' id='",
+        (Ns::Server, false) => b"<iq xmlns='jabber:server' type='error' id='",
+        (Ns::Component, true) => b"<iq xmlns='jabber:component:accept' type='result' id='",
+        (Ns::Component, false) => b"<iq xmlns='jabber:component:accept' type='error' id='",
+        (_, true) => b"<iq type='result' id='",
+        (_, false) => b"<iq type='error' id='",
+    }
+}
+
+/// From the closing quote of the last attribute to the end of the stanza,
+/// for an error.
+fn error_tail(err: StanzaError) -> &'static [u8] {
+    macro_rules! tail {
+        ($kind:literal, $condition:literal, $text:literal) => {
+            concat!(
+                "'><error type='",
+                $kind,
+                "'><",
+                $condition,
+                " xmlns='",
+                stanzas_ns!(),
+                "'/><text xmlns='",
+                stanzas_ns!(),
+                "' xml:lang='en'>",
+                $text,
+                "</text></error></iq>"
+            )
+            .as_bytes()
+        };
+    }
+    match err {
+        StanzaError::Forbidden => tail!(
+            "auth",
+            "forbidden",
+            "Only the account itself may ask for its IP address"
+        ),
+        StanzaError::NotAllowed => tail!(
+            "cancel",
+            "not-allowed",
+            "Server IP Check requests must be of type get"
+        ),
+        StanzaError::BadPayload => tail!(
+            "modify",
+            "bad-request",
+            "The Server IP Check element must be empty and the only child of the IQ"
+        ),
+        StanzaError::BadType => tail!(
+            "modify",
+            "bad-request",
+            "The IQ type must be get, set, result or error"
+        ),
+        StanzaError::NoAddress => tail!(
+            "cancel",
+            "service-unavailable",
+            "The server does not know an IP address for this connection"
+        ),
+    }
+}
 
 /// Renders `reply`. Fails only if the id is not valid escaped data, which
 /// the parser has already ruled out.
 pub fn render<S: Sink>(reply: &Reply<'_>, sink: &mut S) -> Result<(), Malformed> {
-    sink.put(b"<iq");
-    if let Some(uri) = reply.ns.stanza_uri() {
-        sink.put(b" xmlns='");
-        sink.put(uri.as_bytes());
-        sink.put(b"'");
-    }
-    sink.put(match reply.body {
-        Body::Result { .. } => b" type='result' id='",
-        Body::Error(_) => b" type='error' id='",
-    });
+    sink.put(head(reply.ns, matches!(reply.body, Body::Result { .. })));
     // The id is decoded and escaped again rather than copied, so that a raw
     // `"` or `>` legal in the request cannot break out of our quoting.
     // An id with nothing to escape has nothing to decode either: one scan.
@@ -201,59 +221,40 @@ pub fn render<S: Sink>(reply: &Reply<'_>, sink: &mut S) -> Result<(), Malformed>
             Piece::Char(c) => sink.put(c.encode_utf8(&mut utf8).as_bytes()),
         })?;
     }
-    sink.put(b"'");
-    put_attr(sink, "to", reply.to);
+    sink.put(b"' to='");
+    put_attr_text(sink, reply.to);
     if let Some(from) = reply.from {
-        put_attr(sink, "from", from);
+        sink.put(b"' from='");
+        put_attr_text(sink, from);
     }
-    sink.put(b">");
     match reply.body {
         Body::Result {
             form: Form::Sic0Ip,
             ip,
             ..
         } => {
-            sink.put(b"<ip xmlns='urn:xmpp:sic:0'>");
-            sink.put(ip.as_bytes());
-            sink.put(b"</ip>");
+            sink.put(b"'><ip xmlns='urn:xmpp:sic:0'>");
+            sink.put(ip);
+            sink.put(b"</ip></iq>");
         }
         Body::Result { form, ip, port } => {
-            let ns = match form {
-                Form::Sic1Address => crate::NS_SIC1,
-                _ => crate::NS_SIC0,
-            };
-            sink.put(b"<address xmlns='");
-            sink.put(ns.as_bytes());
-            sink.put(b"'><ip>");
-            sink.put(ip.as_bytes());
-            sink.put(b"</ip>");
-            // sic:0 defines no port.
-            if let (Form::Sic1Address, Some(port)) = (form, port) {
-                sink.put(b"<port>");
-                put_port(sink, port);
-                sink.put(b"</port>");
-            }
-            sink.put(b"</address>");
-        }
-        Body::Error(err) => {
-            sink.put(b"<error type='");
-            sink.put(match err.error_type() {
-                ErrorType::Auth => b"auth",
-                ErrorType::Cancel => b"cancel",
-                ErrorType::Modify => b"modify",
+            sink.put(match form {
+                Form::Sic1Address => b"'><address xmlns='urn:xmpp:sic:1'><ip>",
+                _ => b"'><address xmlns='urn:xmpp:sic:0'><ip>",
             });
-            sink.put(b"'><");
-            sink.put(err.condition().as_bytes());
-            sink.put(b" xmlns='");
-            sink.put(STANZAS_NS.as_bytes());
-            sink.put(b"'/><text xmlns='");
-            sink.put(STANZAS_NS.as_bytes());
-            sink.put(b"' xml:lang='en'>");
-            sink.put(err.text().as_bytes());
-            sink.put(b"</text></error>");
+            sink.put(ip);
+            match (form, port) {
+                // sic:0 defines no port.
+                (Form::Sic1Address, Some(port)) => {
+                    sink.put(b"</ip><port>");
+                    put_port(sink, port);
+                    sink.put(b"</port></address></iq>");
+                }
+                _ => sink.put(b"</ip></address></iq>"),
+            }
         }
+        Body::Error(err) => sink.put(error_tail(err)),
     }
-    sink.put(b"</iq>");
     Ok(())
 }
 
@@ -291,7 +292,7 @@ mod tests {
         for form in [Form::Sic0Ip, Form::Sic0Address, Form::Sic1Address] {
             bodies.push(Body::Result {
                 form,
-                ip: longest_ip,
+                ip: longest_ip.as_bytes(),
                 port: Some(65535),
             });
         }

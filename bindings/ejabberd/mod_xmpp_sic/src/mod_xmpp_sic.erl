@@ -96,7 +96,11 @@ mod_doc() ->
 -spec user_send_packet({stanza(), ejabberd_c2s:state()}) -> {stanza(), ejabberd_c2s:state()}.
 user_send_packet({#iq{type = Type, sub_els = [#xmlel{attrs = Attrs}]} = IQ,
                   #{ip := {IP, Port} = Peer} = State})
-  when (Type =:= get orelse Type =:= set), is_tuple(IP), is_integer(Port) ->
+  when (Type =:= get orelse Type =:= set),
+       (tuple_size(IP) =:= 4 orelse tuple_size(IP) =:= 8), is_integer(Port) ->
+    %% Only an IP address is stamped: a connection through a Unix socket
+    %% has {local, Path} there, and is then answered as one without a
+    %% usable address.
     case lists:keyfind(<<"xmlns">>, 1, Attrs) of
         {_, <<"urn:xmpp:sic:", _/binary>>} -> {xmpp:put_meta(IQ, ?PEER_META, Peer), State};
         _ -> {IQ, State}

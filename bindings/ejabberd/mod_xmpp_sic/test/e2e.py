@@ -197,6 +197,30 @@ async def check_hook_stamps_address(node, v4, v6):
     return None if count == "{call_count,0}" else f"ejabberd_sm:get_user_ip/3 was called: {count}"
 
 
+async def check_hook_stamps_only_its_requests(node):
+    """The hook called directly: it stamps an IP address and port on a
+    Server IP Check get or set, and leaves alone other payloads, results,
+    and connections whose address is not an IP address."""
+    def stamp(payload, kind, ip):
+        iq = ("xmpp:decode(fxml_stream:parse_element(<<\"<iq xmlns='jabber:client' "
+              f"type='{kind}' id='h1'>{payload}</iq>\">>), <<\"jabber:client\">>, [ignore_els])")
+        return node.rpc(f"xmpp:get_meta(element(1, mod_xmpp_sic:user_send_packet("
+                        f"{{{iq}, #{{ip => {ip}}}}})), xmpp_sic_peer, none)")
+    v4, v6 = "{{192,0,2,1}, 5222}", "{{8193,3512,0,0,0,0,0,1}, 5223}"
+    cases = [
+        (f"<address xmlns='{SIC1}'/>", "get", v4, "{{192,0,2,1},5222}"),
+        (f"<ip xmlns='{SIC0}'/>", "set", v6, "{{8193,3512,0,0,0,0,0,1},5223}"),
+        ("<query xmlns='jabber:iq:version'/>", "get", v4, "none"),
+        (f"<address xmlns='{SIC1}'/>", "result", v4, "none"),
+        (f"<address xmlns='{SIC1}'/>", "get", '{{local, <<"/run/x.sock">>}, 0}', "none"),
+    ]
+    for payload, kind, ip, want in cases:
+        got = re.sub(r"\s+", "", stamp(payload, kind, ip))
+        if got != want:
+            return f"{kind} {payload} from {ip}: stamp {got}, want {want}"
+    return None
+
+
 async def check_session_fallback(node, client):
     """An IQ that did not pass the hook (no stamped address) is answered
     from the session table, as mod_sic answers it."""
@@ -364,6 +388,8 @@ async def run_checks(node, results, with_bench):
                                  "table is not asked", check_hook_stamps_address(node, v4, v6))
         await run_check(results, "an IQ without a stamped address is answered from the session table",
                         check_session_fallback(node, v4))
+        await run_check(results, "the hook stamps IP addresses on Server IP Check gets and sets only",
+                        check_hook_stamps_only_its_requests(node))
     finally:
         for c in (v4, v6, mapped):
             await slix_close(c)

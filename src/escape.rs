@@ -54,7 +54,7 @@ where
                     Some(known) => known,
                     None => {
                         let semi = memchr::memchr(b';', rest).ok_or(Malformed)?;
-                        (reference(&rest[..semi])?, semi + 1)
+                        (char_reference(&rest[..semi])?, semi + 1)
                     }
                 };
                 visit(Piece::Char(c));
@@ -109,14 +109,11 @@ fn predefined(rest: &[u8]) -> Option<(char, usize)> {
     })
 }
 
-/// Resolves the name between `&` and `;`.
-fn reference(name: &[u8]) -> Result<char, Malformed> {
+/// Resolves what stands between `&` and `;` when it is not one of the
+/// [`predefined`] entities: a character reference, or else an entity no DTD
+/// defined.
+fn char_reference(name: &[u8]) -> Result<char, Malformed> {
     let code = match name {
-        b"lt" => return Ok('<'),
-        b"gt" => return Ok('>'),
-        b"amp" => return Ok('&'),
-        b"apos" => return Ok('\''),
-        b"quot" => return Ok('"'),
         [b'#', b'x', hex @ ..] => parse_code(hex, 16)?,
         [b'#', dec @ ..] => parse_code(dec, 10)?,
         _ => return Err(Malformed),

@@ -26,6 +26,14 @@ pub struct Parts<'a> {
     pub resource: Option<&'a str>,
 }
 
+impl Parts<'_> {
+    /// RFC 7622 §3.1: every part present holds 1 to 1023 bytes.
+    fn lengths_ok(&self) -> bool {
+        let ok = |part: &str| (1..=MAX_PART_LEN).contains(&part.len());
+        ok(self.domain) && self.local.is_none_or(ok) && self.resource.is_none_or(ok)
+    }
+}
+
 /// A validated JID with its normalised localpart and domainpart.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Jid<'a> {
@@ -78,15 +86,15 @@ pub fn split(s: &str) -> Result<Parts<'_>, InvalidJid> {
         Some(at) => (Some(&bare[..at]), &bare[at + 1..]),
         None => (None, bare),
     };
-    let ok = |part: &str| (1..=MAX_PART_LEN).contains(&part.len());
-    if !ok(domain) || !local.is_none_or(ok) || !resource.is_none_or(ok) {
-        return Err(InvalidJid);
-    }
-    Ok(Parts {
+    let parts = Parts {
         local,
         domain,
         resource,
-    })
+    };
+    if !parts.lengths_ok() {
+        return Err(InvalidJid);
+    }
+    Ok(parts)
 }
 
 /// Byte classes for the fast path, one bit per part of a JID.
@@ -152,19 +160,14 @@ fn normalised_ascii_parts(s: &str) -> Option<Parts<'_>> {
         Some(b'/') => Some(&s[domain_end + 1..]),
         Some(_) => return None,
     };
-    let ok = |part: &str| (1..=MAX_PART_LEN).contains(&part.len());
-    if !ok(domain) || !local.is_none_or(ok) || !resource.is_none_or(ok) {
-        return None;
-    }
-    // A leading space is the one printable ASCII form OpaqueString refuses.
-    if !resource.is_none_or(|r| all_in(r, RESOURCE) && !r.starts_with(' ')) {
-        return None;
-    }
-    Some(Parts {
+    let parts = Parts {
         local,
         domain,
         resource,
-    })
+    };
+    // A leading space is the one printable ASCII form OpaqueString refuses.
+    let resource_ok = resource.is_none_or(|r| all_in(r, RESOURCE) && !r.starts_with(' '));
+    (parts.lengths_ok() && resource_ok).then_some(parts)
 }
 
 /// The length of the plain hostname that `d` starts with, ending at its end

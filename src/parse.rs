@@ -40,18 +40,6 @@ impl Ns {
     /// `plain` says whether `raw` holds no references or raw white space
     /// (the caller has just checked, and validated the references if any).
     fn classify(raw: &str, plain: bool) -> Result<Ns, Malformed> {
-        // Almost every declaration is one of these exact strings; none holds
-        // a byte that decoding changes, so no scan is needed to trust them.
-        match raw {
-            "jabber:client" => return Ok(Ns::Client),
-            "jabber:server" => return Ok(Ns::Server),
-            "jabber:component:accept" => return Ok(Ns::Component),
-            crate::NS_SIC0 => return Ok(Ns::Sic0),
-            crate::NS_SIC1 => return Ok(Ns::Sic1),
-            "" => return Ok(Ns::Empty),
-            _ if plain => return Ok(Ns::Other),
-            _ => {}
-        }
         const KNOWN: [(&str, Ns); 5] = [
             ("jabber:client", Ns::Client),
             ("jabber:server", Ns::Server),
@@ -59,6 +47,18 @@ impl Ns {
             (crate::NS_SIC0, Ns::Sic0),
             (crate::NS_SIC1, Ns::Sic1),
         ];
+        // Almost every declaration is one of these exact strings; none holds
+        // a byte that decoding changes, so no scan is needed to trust them.
+        if let Some(&(_, ns)) = KNOWN.iter().find(|(uri, _)| raw == *uri) {
+            return Ok(ns);
+        }
+        // Every reference stands for a character, so only "" decodes to "".
+        if raw.is_empty() {
+            return Ok(Ns::Empty);
+        }
+        if plain {
+            return Ok(Ns::Other);
+        }
         for (uri, ns) in KNOWN {
             if decoded_eq(raw, Context::Attribute, uri)? {
                 return Ok(ns);

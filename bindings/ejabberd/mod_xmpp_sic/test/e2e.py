@@ -178,6 +178,13 @@ async def check_disco(client):
 GET_USER_IP = "{ejabberd_sm, get_user_ip, 3}"
 
 
+def decoded_iq_expr(kind, payload):
+    """An Erlang expression for the #iq{} record ejabberd's c2s would make of
+    `<iq type=kind>payload</iq>`, payload left undecoded."""
+    return ("xmpp:decode(fxml_stream:parse_element(<<\"<iq xmlns='jabber:client' "
+            f"type='{kind}' id='x1'>{payload}</iq>\">>), <<\"jabber:client\">>, [ignore_els])")
+
+
 async def check_hook_stamps_address(node, v4, v6):
     """The replies come from the address the sender's c2s process stamped
     on the request (mod_xmpp_sic's user_send_packet hook): the session table
@@ -202,8 +209,7 @@ async def check_hook_stamps_only_its_requests(node):
     Server IP Check get or set, and leaves alone other payloads, results,
     and connections whose address is not an IP address."""
     def stamp(payload, kind, ip):
-        iq = ("xmpp:decode(fxml_stream:parse_element(<<\"<iq xmlns='jabber:client' "
-              f"type='{kind}' id='h1'>{payload}</iq>\">>), <<\"jabber:client\">>, [ignore_els])")
+        iq = decoded_iq_expr(kind, payload)
         return node.rpc(f"xmpp:get_meta(element(1, mod_xmpp_sic:user_send_packet("
                         f"{{{iq}, #{{ip => {ip}}}}})), xmpp_sic_peer, none)")
     v4, v6 = "{{192,0,2,1}, 5222}", "{{8193,3512,0,0,0,0,0,1}, 5223}"
@@ -225,10 +231,9 @@ async def check_session_fallback(node, client):
     """An IQ that did not pass the hook (no stamped address) is answered
     from the session table, as mod_sic answers it."""
     full = f"alice@{DOMAIN}/v4"
+    iq = decoded_iq_expr("get", f"<address xmlns='{SIC1}'/>")
     expr = ("fxml:element_to_binary(xmpp:encode(mod_xmpp_sic:process_iq(xmpp:set_from_to("
-            "xmpp:decode(fxml_stream:parse_element(<<\"<iq xmlns='jabber:client' type='get' id='f1'>"
-            f"<address xmlns='{SIC1}'/></iq>\">>), <<\"jabber:client\">>, [ignore_els]), "
-            f"jid:decode(<<\"{full}\">>), jid:decode(<<\"alice@{DOMAIN}\">>)))))")
+            f"{iq}, jid:decode(<<\"{full}\">>), jid:decode(<<\"alice@{DOMAIN}\">>)))))")
     reply = ET.fromstring(eval_erlang_binary(node.rpc(expr)))
     ip, port = local_address(client)
     fields = address_fields(reply, SIC1)

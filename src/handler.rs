@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 
 use crate::addr::{ip_text, reported_port};
+use crate::escape::AttrText;
 use crate::jid::Jid;
 use crate::parse::{parse_iq, IqType, Payload};
 use crate::reply::{render, Body, Counter, Filler, Reply, StanzaError};
@@ -77,7 +78,7 @@ pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleErr
     let iq = parse_iq(req.stanza, req.flags).map_err(|_| HandleError::MalformedStanza)?;
 
     #[cfg(feature = "panic-probe")]
-    if iq.id == "xmpp-sic:panic" {
+    if iq.id.text == "xmpp-sic:panic" {
         panic!("panic probe requested by the stanza id");
     }
 
@@ -109,9 +110,15 @@ pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleErr
     };
     let reply = Reply {
         ns: iq.ns,
-        raw_id: iq.id,
-        to: req.sender,
-        from: req.target,
+        id: iq.id,
+        to: AttrText {
+            text: req.sender,
+            verbatim: sender.verbatim,
+        },
+        from: target.as_ref().zip(req.target).map(|(jid, text)| AttrText {
+            text,
+            verbatim: jid.verbatim,
+        }),
         body,
     };
 

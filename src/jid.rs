@@ -38,15 +38,20 @@ impl Parts<'_> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Jid<'a> {
     pub parts: Parts<'a>,
+    /// Known to hold nothing that an attribute value must escape, so a reply
+    /// can copy it as it stands. Only the fast path finds this out on the way;
+    /// `false` just means "scan it".
+    pub verbatim: bool,
     local: Option<Cow<'a, str>>,
     domain: Cow<'a, str>,
 }
 
 impl<'a> Jid<'a> {
     pub fn parse(s: &'a str) -> Result<Jid<'a>, InvalidJid> {
-        if let Some(parts) = normalised_ascii_parts(s) {
+        if let Some((parts, verbatim)) = normalised_ascii_parts(s) {
             return Ok(Jid {
                 parts,
+                verbatim,
                 local: parts.local.map(Cow::Borrowed),
                 domain: Cow::Borrowed(parts.domain),
             });
@@ -60,6 +65,7 @@ impl<'a> Jid<'a> {
         let domain = Cow::Owned(domain.strip_suffix('.').unwrap_or(domain).to_owned());
         Ok(Jid {
             parts,
+            verbatim: false,
             local,
             domain,
         })
@@ -100,6 +106,9 @@ pub fn split(s: &str) -> Result<Parts<'_>, InvalidJid> {
 /// Byte classes for the fast path, one bit per part of a JID.
 const LOCAL: u8 = 1;
 const RESOURCE: u8 = 4;
+/// Bytes an attribute value quoted with `'` holds as they are (the localpart
+/// and domainpart bytes of the fast path all are).
+const ATTR_SAFE: u8 = 8;
 /// The domain bytes that need no label rule: lower-case letters and digits
 /// (dots and hyphens are checked one by one).
 const DOMAIN_LETTER_OR_DIGIT: u8 = 2;
@@ -115,6 +124,9 @@ const CLASSES: [u8; 256] = {
     while b < 0x7f {
         let c = b as u8;
         let mut class = RESOURCE;
+        if !matches!(c, b'"' | b'&' | b'\'' | b'<' | b'>') {
+            class |= ATTR_SAFE;
+        }
         if c != b' '
             && !c.is_ascii_uppercase()
             && !matches!(c, b'"' | b'&' | b'\'' | b'/' | b':' | b'<' | b'>' | b'@')
@@ -130,17 +142,14 @@ const CLASSES: [u8; 256] = {
     table
 };
 
-fn all_in(part: &str, class: u8) -> bool {
-    part.bytes().all(|b| CLASSES[b as usize] & class != 0)
-}
-
 /// The parts of `s` when every part is ASCII that normalisation would leave
 /// unchanged, that the profiles accept and that has a valid length, so byte
 /// comparison is RFC 7622 comparison; `None` sends `s` the slow way, which
 /// also reports what is invalid. Each byte is looked at once, the domain's
 /// label rules checked on the way: JIDs are short and this runs on every
-/// request.
-fn normalised_ascii_parts(s: &str) -> Option<Parts<'_>> {
+/// request. With the parts comes whether `s` can be copied into an attribute
+/// value as it stands.
+fn normalised_ascii_parts(s: &str) -> Option<(Parts<'_>, bool)> {
     let bytes = s.as_bytes();
     let split_at = bytes
         .iter()
@@ -166,8 +175,19 @@ fn normalised_ascii_parts(s: &str) -> Option<Parts<'_>> {
         resource,
     };
     // A leading space is the one printable ASCII form OpaqueString refuses.
-    let resource_ok = resource.is_none_or(|r| all_in(r, RESOURCE) && !r.starts_with(' '));
-    (parts.lengths_ok() && resource_ok).then_some(parts)
+    let (resource_ok, verbatim) = match resource {
+        None => (true, true),
+        Some(r) => {
+            let class = r
+                .bytes()
+                .fold(RESOURCE | ATTR_SAFE, |acc, b| acc & CLASSES[b as usize]);
+            (
+                class & RESOURCE != 0 && !r.starts_with(' '),
+                class & ATTR_SAFE != 0,
+            )
+        }
+    };
+    (parts.lengths_ok() && resource_ok).then_some((parts, verbatim))
 }
 
 /// The length of the plain hostname that `d` starts with, ending at its end
@@ -208,6 +228,7 @@ fn plain_hostname_len(d: &[u8]) -> Option<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::escape::AttrText;
 
     fn allowed(target: &str, sender: &str) -> bool {
         let s = Jid::parse(sender).unwrap();
@@ -338,8 +359,13 @@ mod tests {
             "example.com/r@s/t",
             "a@b.c",
             "a.b-c@x-y.example/Res ource",
+            "a@b.c/it's <me> & \"you\"",
+            "a@b.c/&",
         ] {
-            assert_eq!(normalised_ascii_parts(s), Some(split(s).unwrap()), "{s}");
+            let (parts, verbatim) = normalised_ascii_parts(s).unwrap();
+            assert_eq!(parts, split(s).unwrap(), "{s}");
+            // What the reply would otherwise find by scanning.
+            assert_eq!(verbatim, AttrText::scanned(s).verbatim, "{s}");
         }
         for s in [
             "",

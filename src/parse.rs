@@ -8,7 +8,9 @@
 
 use quick_xml::events::attributes::Attributes;
 
-use crate::escape::{self, decoded_eq, decoded_is_blank, Context, Malformed};
+use crate::escape::{
+    self, check_attribute, decoded_eq, decoded_is_blank, AttrText, Context, Malformed,
+};
 use crate::tokenize::{Attr, Token, Tokenizer};
 use crate::Flags;
 
@@ -37,9 +39,8 @@ pub enum Ns {
 }
 
 impl Ns {
-    /// `plain` says whether `raw` holds no references or raw white space
-    /// (the caller has just checked, and validated the references if any).
-    fn classify(raw: &str, plain: bool) -> Result<Ns, Malformed> {
+    /// Also validates `raw`'s references.
+    fn classify(raw: &str) -> Result<Ns, Malformed> {
         const KNOWN: [(&str, Ns); 5] = [
             ("jabber:client", Ns::Client),
             ("jabber:server", Ns::Server),
@@ -56,7 +57,7 @@ impl Ns {
         if raw.is_empty() {
             return Ok(Ns::Empty);
         }
-        if plain {
+        if check_attribute(raw)? {
             return Ok(Ns::Other);
         }
         for (uri, ns) in KNOWN {
@@ -112,7 +113,7 @@ pub enum Payload {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Iq<'a> {
     /// The `id` attribute, still escaped as in the input.
-    pub id: &'a str,
+    pub id: AttrText<'a>,
     pub kind: IqType,
     /// The namespace of the `<iq/>` element.
     pub ns: Ns,
@@ -201,9 +202,8 @@ impl<'a> Scopes<'a, '_> {
 struct StartTag<'a> {
     ns: Ns,
     local: &'a str,
-    id: Option<&'a str>,
-    /// The raw value, and whether it needs no decoding.
-    kind: Option<(&'a str, bool)>,
+    id: Option<AttrText<'a>>,
+    kind: Option<IqType>,
     /// An empty-element tag, closed already.
     empty: bool,
 }
@@ -291,21 +291,19 @@ fn open_element<'a>(
             seen[count] = (scopes.offset_of(key), key.len() as u16);
         }
         count += 1;
-        // Validates the value's references even where we do not use it.
-        let plain = escape::is_plain(value, Context::Attribute);
-        if !plain {
-            escape::decode(value, Context::Attribute, |_| {})?;
-        }
         // The names stanzas use on every element are valid unprefixed names
         // as they stand; only the others need splitting and checking.
         let (attr_prefix, attr_local) = match key {
             "xmlns" | "id" | "type" => (None, key),
             _ => split_qname(key)?,
         };
+        // Every value's references are validated, also where we do not use
+        // the value. The values stanzas repeat (known namespaces, IQ types)
+        // are compared first: a match proves them plain without a scan.
         match (attr_prefix, attr_local) {
-            (None, "xmlns") => default_ns = Ns::classify(value, plain)?,
+            (None, "xmlns") => default_ns = Ns::classify(value)?,
             (Some("xmlns"), declared) => {
-                let ns = Ns::classify(value, plain)?;
+                let ns = Ns::classify(value)?;
                 // Namespaces in XML 1.0 §3: no undeclaring a prefix, and
                 // `xml`/`xmlns` keep their fixed meaning.
                 if ns == Ns::Empty || declared == "xmlns" {
@@ -331,10 +329,25 @@ fn open_element<'a>(
                 };
                 scopes.nbindings += 1;
             }
-            (Some(_), _) => prefixed_attrs = true,
-            (None, "id") => id = Some(value),
-            (None, "type") => kind = Some((value, plain)),
-            (None, _) => {}
+            (None, "id") => {
+                // One scan for the reply's question too: may it be echoed as is?
+                let scan = escape::scan_attribute(value);
+                if !scan.plain {
+                    check_attribute(value)?;
+                }
+                id = Some(AttrText {
+                    text: value,
+                    verbatim: scan.verbatim,
+                });
+            }
+            (None, "type") => kind = Some(iq_type(value)?),
+            (Some(_), _) => {
+                check_attribute(value)?;
+                prefixed_attrs = true;
+            }
+            (None, _) => {
+                check_attribute(value)?;
+            }
         }
     };
     let name_len = qname.len();
@@ -400,22 +413,22 @@ fn form_of(ns: Ns, local: &str, flags: Flags) -> Option<Form> {
     }
 }
 
-fn iq_type(raw: &str, plain: bool) -> Result<IqType, Malformed> {
-    if plain {
-        return Ok(match raw {
-            "get" => IqType::Get,
-            "set" => IqType::Set,
-            "result" => IqType::Result,
-            "error" => IqType::Error,
-            _ => IqType::Unknown,
-        });
-    }
-    for (name, kind) in [
+/// The type an IQ's `type` value names; also validates its references.
+fn iq_type(raw: &str) -> Result<IqType, Malformed> {
+    const TYPES: [(&str, IqType); 4] = [
         ("get", IqType::Get),
         ("set", IqType::Set),
         ("result", IqType::Result),
         ("error", IqType::Error),
-    ] {
+    ];
+    // None of the names holds a byte that decoding changes.
+    if let Some(&(_, kind)) = TYPES.iter().find(|(name, _)| raw == *name) {
+        return Ok(kind);
+    }
+    if check_attribute(raw)? {
+        return Ok(IqType::Unknown);
+    }
+    for (name, kind) in TYPES {
         if decoded_eq(raw, Context::Attribute, name)? {
             return Ok(kind);
         }
@@ -468,7 +481,7 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
                         };
                         root = Some(Iq {
                             id,
-                            kind: iq_type(kind.0, kind.1)?,
+                            kind,
                             ns: tag.ns,
                             payload: Payload::None,
                         });

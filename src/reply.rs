@@ -2,7 +2,7 @@
 //! runs twice, once to count and once to copy, so that a caller's buffer is
 //! either filled completely or left untouched.
 
-use crate::escape::{self, attribute_escape, needs_attribute_escape, Context, Malformed, Piece};
+use crate::escape::{self, attribute_escape, AttrText, Context, Malformed, Piece};
 use crate::parse::{Form, Ns};
 
 /// Where rendered bytes go.
@@ -86,16 +86,16 @@ pub enum Body<'a> {
 pub struct Reply<'a> {
     pub ns: Ns,
     /// The request's `id`, still escaped as it was in the request.
-    pub raw_id: &'a str,
-    pub to: &'a str,
-    pub from: Option<&'a str>,
+    pub id: AttrText<'a>,
+    pub to: AttrText<'a>,
+    pub from: Option<AttrText<'a>>,
     pub body: Body<'a>,
 }
 
-/// Writes `s` as the inside of a `'`-quoted attribute value.
-fn put_attr_text<S: Sink>(sink: &mut S, s: &str) {
-    let bytes = s.as_bytes();
-    if !needs_attribute_escape(s) {
+/// Writes plain data as the inside of a `'`-quoted attribute value.
+fn put_attr_text<S: Sink>(sink: &mut S, s: AttrText<'_>) {
+    let bytes = s.text.as_bytes();
+    if s.verbatim {
         sink.put(bytes);
         return;
     }
@@ -205,13 +205,13 @@ pub fn render<S: Sink>(reply: &Reply<'_>, sink: &mut S) -> Result<(), Malformed>
     sink.put(head(reply.ns, matches!(reply.body, Body::Result { .. })));
     // The id is decoded and escaped again rather than copied, so that a raw
     // `"` or `>` legal in the request cannot break out of our quoting.
-    // An id with nothing to escape has nothing to decode either: one scan.
-    if !needs_attribute_escape(reply.raw_id) {
-        sink.put(reply.raw_id.as_bytes());
+    // An id with nothing to escape has nothing to decode either.
+    if reply.id.verbatim {
+        sink.put(reply.id.text.as_bytes());
     } else {
         let mut utf8 = [0u8; 4];
-        escape::decode(reply.raw_id, Context::Attribute, |piece| match piece {
-            Piece::Run(s) => put_attr_text(sink, s),
+        escape::decode(reply.id.text, Context::Attribute, |piece| match piece {
+            Piece::Run(s) => put_attr_text(sink, AttrText::scanned(s)),
             // A reference's character goes out at once, without rescanning
             // a one-character string: an id can hold thousands of them.
             Piece::Char(c) if c.is_ascii() => match attribute_escape(c as u8) {
@@ -299,9 +299,9 @@ mod tests {
         for body in bodies {
             let reply = Reply {
                 ns: Ns::Component,
-                raw_id: "",
-                to: "",
-                from: Some(""),
+                id: AttrText::scanned(""),
+                to: AttrText::scanned(""),
+                from: Some(AttrText::scanned("")),
                 body,
             };
             let mut count = Counter::default();
@@ -314,8 +314,8 @@ mod tests {
     fn attributes_are_escaped() {
         let reply = Reply {
             ns: Ns::Client,
-            raw_id: "&quot;&lt;x&gt;&apos;&amp;\">&#10;",
-            to: "a'b@x/<r>\"",
+            id: AttrText::scanned("&quot;&lt;x&gt;&apos;&amp;\">&#10;"),
+            to: AttrText::scanned("a'b@x/<r>\""),
             from: None,
             body: Body::Error(StanzaError::Forbidden),
         };

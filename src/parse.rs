@@ -204,7 +204,7 @@ struct StartTag<'a> {
     local: &'a str,
     id: Option<AttrText<'a>>,
     kind: Option<IqType>,
-    /// An empty-element tag, closed already.
+    /// An empty-element tag, closed already (no frame was pushed for it).
     empty: bool,
 }
 
@@ -374,13 +374,19 @@ fn open_element<'a>(
         Some(p) => scopes.resolve_prefix(p)?,
         None => default_ns,
     };
-    scopes.frames[scopes.depth] = Frame {
-        name_start: scopes.offset_of(qname),
-        name_len: qname.len() as u16,
-        bindings_before: bindings_before as u8,
-        default_ns: ns_code(default_ns),
-    };
-    scopes.depth += 1;
+    if empty {
+        // Closed already: its declarations go out of scope at once, and no
+        // end tag will need its name.
+        scopes.nbindings = bindings_before;
+    } else {
+        scopes.frames[scopes.depth] = Frame {
+            name_start: scopes.offset_of(qname),
+            name_len: qname.len() as u16,
+            bindings_before: bindings_before as u8,
+            default_ns: ns_code(default_ns),
+        };
+        scopes.depth += 1;
+    }
     Ok(StartTag {
         ns,
         local,
@@ -495,7 +501,6 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
                     _ => crowded = true,
                 }
                 if tag.empty {
-                    close_element(&mut scopes, name)?;
                     root_done |= scopes.depth == 0;
                 }
             }
@@ -537,6 +542,42 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An empty element closes at once, and so does the scope of what it
+    /// declares: neither a prefix nor a default namespace outlives it.
+    #[test]
+    fn empty_elements_end_their_scope() {
+        let iq = |children: &str| {
+            let stanza = format!("<iq xmlns='jabber:client' id='1' type='get'>{children}</iq>");
+            parse_iq(stanza.as_bytes(), Flags::NONE).map(|iq| iq.payload)
+        };
+        assert_eq!(iq("<x xmlns:p='urn:a'/><p:y/>"), Err(Malformed));
+        assert_eq!(
+            iq("<x xmlns:p='urn:xmpp:sic:1'><p:address/></x>"),
+            Ok(Payload::None)
+        );
+        assert_eq!(
+            iq("<x xmlns='urn:xmpp:sic:1'/><address/>"),
+            Ok(Payload::None)
+        );
+        assert_eq!(
+            iq("<p:address xmlns:p='urn:xmpp:sic:1'/>"),
+            Ok(Payload::Clean(Form::Sic1Address))
+        );
+        assert_eq!(
+            iq("<p:address xmlns:p='urn:xmpp:sic:1'/><p:address/>"),
+            Err(Malformed)
+        );
+        let empty_root = parse_iq(b"<iq id='1' type='get'/>", Flags::NONE).unwrap();
+        assert_eq!(empty_root.payload, Payload::None);
+        assert_eq!(
+            parse_iq(
+                b"<iq id='1' type='get'/><iq id='2' type='get'/>",
+                Flags::NONE
+            ),
+            Err(Malformed)
+        );
+    }
 
     #[test]
     fn qualified_names() {

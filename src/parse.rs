@@ -120,8 +120,9 @@ pub struct Iq<'a> {
     pub payload: Payload,
 }
 
-// Frames and bindings are 8 bytes each, so the stacks zero-initialise in a
-// few vector stores per call. Names fit u16: a stanza is at most 64 KiB.
+// Frames and bindings are 8 bytes each, all of them fields, so each stack
+// zero-initialises with one `memset` per call. Names fit u16: a stanza is at
+// most 64 KiB.
 #[derive(Clone, Copy, Default)]
 struct Frame {
     name_start: u32,
@@ -136,6 +137,9 @@ struct Binding {
     prefix_start: u32,
     prefix_len: u16,
     ns: u8,
+    /// Fills what would be padding; with padding, the array was zeroed
+    /// field by field (~220 instructions per request).
+    _spare: u8,
 }
 
 const NS_TABLE: [Ns; 7] = [
@@ -326,6 +330,7 @@ fn open_element<'a>(
                     prefix_start: scopes.offset_of(declared),
                     prefix_len: declared.len() as u16,
                     ns: ns_code(ns),
+                    _spare: 0,
                 };
                 scopes.nbindings += 1;
             }

@@ -197,32 +197,31 @@ fn normalised_ascii_parts(s: &str) -> Option<(Parts<'_>, bool)> {
 /// A-labels go the slow way too); anything else is `None`.
 fn plain_hostname_len(d: &[u8]) -> Option<usize> {
     let mut label_start = 0;
-    let mut last_label_has_alpha = false;
-    let mut end = d.len();
-    for (i, &c) in d.iter().enumerate() {
-        if CLASSES[c as usize] & DOMAIN_LETTER_OR_DIGIT != 0 {
-            last_label_has_alpha |= c >= b'a';
-            continue;
+    let mut i = 0;
+    let end = loop {
+        // Runs of letters and digits take the tight loop; only the bytes
+        // between them (dots, hyphens, the end) need a rule.
+        while i < d.len() && CLASSES[d[i] as usize] & DOMAIN_LETTER_OR_DIGIT != 0 {
+            i += 1;
         }
-        match c {
-            b'.' => {
+        match d.get(i) {
+            Some(b'.') => {
                 if !(1..=63).contains(&(i - label_start)) || d[i - 1] == b'-' {
                     return None;
                 }
                 label_start = i + 1;
-                last_label_has_alpha = false;
             }
-            b'-' if i > label_start && d[i - 1] != b'-' => {}
-            b'/' => {
-                end = i;
-                break;
-            }
-            _ => return None,
+            Some(b'-') if i > label_start && d[i - 1] != b'-' => {}
+            None | Some(b'/') => break i,
+            Some(_) => return None,
         }
-    }
-    let last_label = end - label_start;
+        i += 1;
+    };
+    let last_label = &d[label_start..end];
     let ends_well = end > 0 && d[end - 1] != b'-';
-    ((1..=63).contains(&last_label) && ends_well && last_label_has_alpha).then_some(end)
+    // Within a plain label every byte from `a` up is a letter.
+    let has_letter = last_label.iter().any(|&c| c >= b'a');
+    ((1..=63).contains(&last_label.len()) && ends_well && has_letter).then_some(end)
 }
 
 #[cfg(test)]
@@ -402,6 +401,27 @@ mod tests {
                 "{s}"
             );
             assert_eq!(&*ours.domain, theirs.domain().as_str(), "{s}");
+        }
+    }
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Whatever the fast path accepts, the jid crate accepts too and
+        /// splits and normalises identically: the fast path is never looser.
+        #[test]
+        fn fast_path_is_never_looser_than_the_jid_crate(
+            local in "([a-cA0-9'.-]{1,4}@)?",
+            domain in "[a-cA0-9-]{1,4}(\\.[a-cA0-9-]{1,4}){0,2}\\.?",
+            resource in "(/[a-c A'&/@]{0,4})?",
+        ) {
+            let s = format!("{local}{domain}{resource}");
+            if let Some((parts, _)) = normalised_ascii_parts(&s) {
+                let theirs = jid::Jid::new(&s);
+                proptest::prop_assert!(theirs.is_ok(), "{s:?}");
+                let theirs = theirs.unwrap();
+                proptest::prop_assert_eq!(parts.local, theirs.node().map(|n| n.as_str()));
+                proptest::prop_assert_eq!(parts.domain, theirs.domain().as_str());
+                proptest::prop_assert_eq!(parts.resource, theirs.resource().map(|r| r.as_str()));
+            }
         }
     }
 }

@@ -20,6 +20,12 @@ pub const MAX_STANZA_LEN: usize = 65_536;
 pub(crate) const MAX_DEPTH: usize = 128;
 /// Namespace declarations in scope at once.
 pub(crate) const MAX_BINDINGS: usize = 64;
+/// The stacks a stanza is parsed with first. Real stanzas nest three or four
+/// deep and declare a namespace or two, and small stacks are cheap to clear;
+/// a stanza that outgrows them is parsed again with the full limits above
+/// (at most twice the work, and only for stanzas no client sends).
+const SHALLOW_DEPTH: usize = 16;
+const FEW_BINDINGS: usize = 16;
 /// Above this many attributes on one element, duplicates are found with
 /// quick-xml's hashed check (which allocates) instead of our stack array.
 /// Stanza elements carry a handful; a small array is cheap to clear.
@@ -120,8 +126,8 @@ pub struct Iq<'a> {
     pub payload: Payload,
 }
 
-// Frames and bindings are 8 bytes each, all of them fields, so each stack
-// zero-initialises with one `memset` per call. Names fit u16: a stanza is at
+// Frames and bindings are 8 bytes each, all of them fields, so a stack
+// zero-initialises with plain vector stores. Names fit u16: a stanza is at
 // most 64 KiB.
 #[derive(Clone, Copy, Default)]
 struct Frame {
@@ -165,13 +171,41 @@ struct Scopes<'a, 's> {
     input: &'a str,
     // Borrowed, not owned: the arrays are zeroed where they live instead of
     // being built and then copied into the struct.
-    frames: &'s mut [Frame; MAX_DEPTH],
+    frames: &'s mut [Frame],
     depth: usize,
-    bindings: &'s mut [Binding; MAX_BINDINGS],
+    bindings: &'s mut [Binding],
     nbindings: usize,
+    /// A stack smaller than its limit was full: the stanza needs a parse
+    /// with the full-size stacks before it can be called malformed.
+    outgrown: bool,
 }
 
-impl<'a> Scopes<'a, '_> {
+impl<'a, 's> Scopes<'a, 's> {
+    fn new(input: &'a str, frames: &'s mut [Frame], bindings: &'s mut [Binding]) -> Self {
+        Scopes {
+            input,
+            frames,
+            depth: 0,
+            bindings,
+            nbindings: 0,
+            outgrown: false,
+        }
+    }
+
+    /// Whether another frame fits; at the end of a small stack, notes that a
+    /// bigger one is needed.
+    fn frame_fits(&mut self) -> bool {
+        let fits = self.depth < self.frames.len();
+        self.outgrown |= !fits && self.frames.len() < MAX_DEPTH;
+        fits
+    }
+
+    /// Whether another binding fits, like [`Scopes::frame_fits`].
+    fn binding_fits(&mut self) -> bool {
+        let fits = self.nbindings < self.bindings.len();
+        self.outgrown |= !fits && self.bindings.len() < MAX_BINDINGS;
+        fits
+    }
     fn slice(&self, start: u32, len: u16) -> &'a str {
         let start = start as usize;
         &self.input[start..start + len as usize]
@@ -269,7 +303,7 @@ fn open_element<'a>(
     qname: &'a str,
 ) -> Result<StartTag<'a>, Malformed> {
     let (prefix, local) = split_qname(qname)?;
-    if scopes.depth == MAX_DEPTH {
+    if !scopes.frame_fits() {
         return Err(Malformed);
     }
     let bindings_before = scopes.nbindings;
@@ -323,7 +357,7 @@ fn open_element<'a>(
                     }
                     continue;
                 }
-                if scopes.nbindings == MAX_BINDINGS {
+                if !scopes.binding_fits() {
                     return Err(Malformed);
                 }
                 scopes.bindings[scopes.nbindings] = Binding {
@@ -456,15 +490,22 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
     if !escape::all_xml_chars(input) {
         return Err(Malformed);
     }
-    let mut frames = [Frame::default(); MAX_DEPTH];
-    let mut bindings = [Binding::default(); MAX_BINDINGS];
-    let mut scopes = Scopes {
-        input,
-        frames: &mut frames,
-        depth: 0,
-        bindings: &mut bindings,
-        nbindings: 0,
-    };
+    let mut frames = [Frame::default(); SHALLOW_DEPTH];
+    let mut bindings = [Binding::default(); FEW_BINDINGS];
+    let mut scopes = Scopes::new(input, &mut frames, &mut bindings);
+    match parse_events(&mut scopes, flags) {
+        Err(Malformed) if scopes.outgrown => {
+            let mut frames = [Frame::default(); MAX_DEPTH];
+            let mut bindings = [Binding::default(); MAX_BINDINGS];
+            parse_events(&mut Scopes::new(input, &mut frames, &mut bindings), flags)
+        }
+        parsed => parsed,
+    }
+}
+
+/// Reads the stanza's events with the stacks `scopes` has.
+fn parse_events<'a>(scopes: &mut Scopes<'a, '_>, flags: Flags) -> Result<Iq<'a>, Malformed> {
+    let input = scopes.input;
     let mut tokens = Tokenizer::new(input);
     let mut root: Option<Iq<'_>> = None;
     let mut root_done = false;
@@ -479,7 +520,7 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
                     return Err(Malformed);
                 }
                 let depth = scopes.depth;
-                let tag = open_element(&mut scopes, &mut tokens, name)?;
+                let tag = open_element(scopes, &mut tokens, name)?;
                 match depth {
                     0 => {
                         if tag.local != "iq"
@@ -510,7 +551,7 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
                 }
             }
             Token::End(name) => {
-                close_element(&mut scopes, name)?;
+                close_element(scopes, name)?;
                 root_done |= scopes.depth == 0;
             }
             Token::Text(text) => {
@@ -582,6 +623,39 @@ mod tests {
             ),
             Err(Malformed)
         );
+    }
+
+    /// Stanzas that outgrow the first, small stacks are parsed again with
+    /// the full ones, so the limits stay exactly MAX_DEPTH and MAX_BINDINGS.
+    #[test]
+    fn limits_hold_past_the_small_stacks() {
+        let nested = |depth: usize| {
+            let inner = depth - 2;
+            format!(
+                "<iq id='1' type='get'><x xmlns='urn:a'>{}{}</x></iq>",
+                "<a>".repeat(inner),
+                "</a>".repeat(inner)
+            )
+        };
+        let declaring = |n: usize| {
+            let decls: String = (0..n).map(|i| format!(" xmlns:p{i}='urn:{i}'")).collect();
+            format!(
+                "<iq id='1' type='get'><x{decls}><p{0}:y/></x></iq>",
+                n.saturating_sub(1)
+            )
+        };
+        let parses = |s: String| parse_iq(s.as_bytes(), Flags::NONE).is_ok();
+        for depth in [SHALLOW_DEPTH, SHALLOW_DEPTH + 1, MAX_DEPTH] {
+            assert!(parses(nested(depth)), "depth {depth}");
+        }
+        assert!(!parses(nested(MAX_DEPTH + 1)));
+        for n in [FEW_BINDINGS, FEW_BINDINGS + 1, MAX_BINDINGS] {
+            assert!(parses(declaring(n)), "{n} bindings");
+        }
+        assert!(!parses(declaring(MAX_BINDINGS + 1)));
+        // Outgrowing the small stacks does not excuse a later error.
+        let late_error = format!("{}<", nested(SHALLOW_DEPTH + 1));
+        assert!(!parses(late_error));
     }
 
     #[test]

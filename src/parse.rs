@@ -311,7 +311,9 @@ fn open_element<'a>(
     let mut id = None;
     let mut kind = None;
     let mut prefixed_attrs = false;
-    let mut seen = [(0u32, 0u16); SMALL_ATTRS];
+    // The names so far, as slices: different lengths, the usual case,
+    // compare without touching the bytes.
+    let mut seen = [""; SMALL_ATTRS];
     let mut count = 0usize;
 
     let (content, empty) = loop {
@@ -320,13 +322,10 @@ fn open_element<'a>(
             Attr::End { content, empty } => break (content, empty),
         };
         if count < SMALL_ATTRS {
-            if seen[..count]
-                .iter()
-                .any(|&(s, l)| scopes.slice(s, l) == key)
-            {
+            if seen[..count].contains(&key) {
                 return Err(Malformed);
             }
-            seen[count] = (scopes.offset_of(key), key.len() as u16);
+            seen[count] = key;
         }
         count += 1;
         // The names stanzas use on every element are valid unprefixed names

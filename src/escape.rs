@@ -147,9 +147,7 @@ pub fn all_xml_chars(s: &str) -> bool {
     // The smallest and largest byte vectorise to two SIMD instructions per
     // 16 bytes (`pminub`, `pmaxub`): no byte below a space and none from 0xEF
     // up proves the stanza clean.
-    let (lo, hi) = bytes
-        .iter()
-        .fold((u8::MAX, 0), |(lo, hi), &b| (lo.min(b), hi.max(b)));
+    let (lo, hi) = min_max(bytes);
     if lo >= 0x20 && hi < 0xEF {
         return true;
     }
@@ -236,6 +234,36 @@ pub fn scan_attribute(raw: &str) -> Scan {
         plain: verbatim || is_plain(raw, Context::Attribute),
         verbatim,
     }
+}
+
+/// The smallest and the largest byte of `bytes`. Whole blocks of 32 bytes
+/// run as SIMD lanes, and the tail is one more block that overlaps the last
+/// (taking a byte twice changes neither), so a stanza never ends in a
+/// byte-by-byte loop.
+fn min_max(bytes: &[u8]) -> (u8, u8) {
+    const BLOCK: usize = 32;
+    if bytes.len() < BLOCK {
+        return bytes
+            .iter()
+            .fold((u8::MAX, 0), |(lo, hi), &b| (lo.min(b), hi.max(b)));
+    }
+    let (mut lo, mut hi) = ([u8::MAX; BLOCK], [0u8; BLOCK]);
+    let mut take = |block: &[u8]| {
+        for ((l, h), &b) in lo.iter_mut().zip(hi.iter_mut()).zip(block) {
+            *l = (*l).min(b);
+            *h = (*h).max(b);
+        }
+    };
+    let blocks = bytes.chunks_exact(BLOCK);
+    let tail = !blocks.remainder().is_empty();
+    blocks.for_each(&mut take);
+    if tail {
+        take(&bytes[bytes.len() - BLOCK..]);
+    }
+    (
+        lo.iter().copied().min().unwrap_or(u8::MAX),
+        hi.iter().copied().max().unwrap_or(0),
+    )
 }
 
 /// True when decoding would change nothing: no references, and no raw
@@ -486,6 +514,21 @@ mod tests {
                 assert_eq!(scan.verbatim, !needs_attribute_escape(&raw), "byte {b}");
             }
         }
+    }
+
+    #[test]
+    fn min_max_sees_every_byte() {
+        for len in 1..100 {
+            for at in 0..len {
+                for odd in [0x01, 0xF0] {
+                    let mut bytes = vec![b'm'; len];
+                    bytes[at] = odd;
+                    let naive = (*bytes.iter().min().unwrap(), *bytes.iter().max().unwrap());
+                    assert_eq!(min_max(&bytes), naive, "len {len} at {at}");
+                }
+            }
+        }
+        assert_eq!(min_max(b""), (u8::MAX, 0));
     }
 
     #[test]

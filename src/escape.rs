@@ -372,7 +372,7 @@ pub(crate) const MAX_ESCAPE_GROWTH: usize = 6;
 /// Tab, LF and CR are written as references so that attribute-value
 /// normalisation at the receiver does not turn them into spaces.
 #[inline]
-pub fn attribute_escape(b: u8) -> Option<&'static [u8]> {
+pub const fn attribute_escape(b: u8) -> Option<&'static [u8]> {
     Some(match b {
         b'&' => b"&amp;",
         b'<' => b"&lt;",

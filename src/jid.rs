@@ -124,7 +124,7 @@ const CLASSES: [u8; 256] = {
     while b < 0x7f {
         let c = b as u8;
         let mut class = RESOURCE;
-        if !matches!(c, b'"' | b'&' | b'\'' | b'<' | b'>') {
+        if crate::escape::attribute_escape(c).is_none() {
             class |= ATTR_SAFE;
         }
         if c != b' '

@@ -45,6 +45,83 @@
 // `SIC_STATUS_INVALID_ARGUMENT`, and `sic_reply_bound` counts it at this length.
 #define SIC_MAX_JID_LEN 3071
 
+// `sic_iq.type`: `get`.
+#define SIC_IQ_GET 1
+
+// `sic_iq.type`: `set` (answered `<not-allowed/>`).
+#define SIC_IQ_SET 2
+
+// `sic_iq.type`: `result` (never ours: `SIC_STATUS_PASS`).
+#define SIC_IQ_RESULT 3
+
+// `sic_iq.type`: `error` (never ours: `SIC_STATUS_PASS`).
+#define SIC_IQ_ERROR 4
+
+// `sic_iq.type`: any other value of the `type` attribute (answered
+// `<bad-request/>`). 0 and values above this are `SIC_STATUS_INVALID_ARGUMENT`.
+#define SIC_IQ_OTHER 5
+
+// `sic_iq.payload_shape`: the payload element has child elements.
+#define SIC_SHAPE_CHILDREN 1
+
+// `sic_iq.payload_shape`: the payload holds character data other than XML
+// whitespace (space, tab, CR, LF).
+#define SIC_SHAPE_TEXT 2
+
+// `sic_iq.payload_shape`: the payload has attributes besides namespace
+// declarations. Accepted (XEP-0279 defines none and RFC 6120 lets unknown
+// ones be ignored); reported so that the rule lives in the library.
+#define SIC_SHAPE_ATTRIBUTES 4
+
+// `sic_iq.payload_shape`: the IQ has another child element after the
+// payload, or character data other than whitespace beside it.
+#define SIC_SHAPE_SIBLINGS 8
+
+// Every shape bit; any other is `SIC_STATUS_INVALID_ARGUMENT`.
+#define SIC_SHAPE_ALL 15
+
+// `sic_peer.transport`: TCP, with or without TLS or STARTTLS (RFC 6120).
+// What `sic_handle_iq` assumes.
+#define SIC_TRANSPORT_STREAM 0
+
+// `sic_peer.transport`: XMPP over WebSocket (RFC 7395).
+#define SIC_TRANSPORT_WEBSOCKET 1
+
+// `sic_peer.transport`: BOSH (XEP-0124/0206). Never a `<port/>`: the
+// session outlives each of its HTTP connections.
+#define SIC_TRANSPORT_BOSH 2
+
+// `sic_peer.source`: the address is the peer of the server's own socket.
+#define SIC_SOURCE_SOCKET 0
+
+// `sic_peer.source`: the address and port came in a PROXY protocol header
+// (v1 or v2) from a proxy the server trusts; the port is the client's.
+#define SIC_SOURCE_PROXY_PROTOCOL 1
+
+// `sic_peer.source`: the address came in an HTTP header (X-Forwarded-For)
+// from a proxy the server trusts. Never a `<port/>`: the header has none,
+// and the connection's port is the proxy's.
+#define SIC_SOURCE_FORWARDED 2
+
+// `sic_answer.kind`: send an IQ result with the payload the answer describes.
+#define SIC_ANSWER_RESULT 1
+
+// `sic_answer.kind`: send an IQ error with the error the answer describes.
+#define SIC_ANSWER_ERROR 2
+
+// `sic_answer.form`: `<address xmlns='urn:xmpp:sic:1'><ip>IP</ip>` and,
+// when `port` is not 0, `<port>PORT</port>`, then `</address>`.
+#define SIC_FORM_SIC1_ADDRESS 1
+
+// `sic_answer.form`: `<address xmlns='urn:xmpp:sic:0'><ip>IP</ip></address>`.
+#define SIC_FORM_SIC0_ADDRESS 2
+
+// `sic_answer.form`: `<ip xmlns='urn:xmpp:sic:0'>IP</ip>`, the text directly.
+#define SIC_FORM_SIC0_IP 3
+
+// The size of `sic_answer.ip`: the longest address text and its NUL.
+#define SIC_IP_TEXT_CAP 46
+
 // Outcome of a call, shared by the Rust API and the C ABI.
 //
 // The values are part of the ABI: they are never renumbered, only appended.
@@ -80,6 +157,91 @@ typedef enum sic_status sic_status;
 typedef uint32_t sic_status;
 #endif // __STDC_VERSION__ >= 202311L
 #endif // __cplusplus
+
+// An IQ as the host parsed it. Strings are UTF-8, not NUL-terminated; a
+// `(NULL, 0)` pair is absent. The library keeps no pointer after the call.
+typedef struct sic_iq {
+  // `SIC_IQ_GET`, `SIC_IQ_SET`, `SIC_IQ_RESULT`, `SIC_IQ_ERROR` or
+  // `SIC_IQ_OTHER`.
+  uint32_t type;
+  // The local name of the IQ's first child element; `(NULL, 0)` when the
+  // IQ has no child element.
+  const char *payload_name;
+  // Its length in bytes.
+  size_t payload_name_len;
+  // That element's namespace URI, as the host resolved it (prefixes and
+  // default namespaces applied, references decoded).
+  const char *payload_ns;
+  // Its length in bytes.
+  size_t payload_ns_len;
+  // `SIC_SHAPE_*` bits: what the payload holds and what stands beside it.
+  uint32_t payload_shape;
+  // The authenticated JID the host stamped on the IQ. Required; the
+  // stanza's own `from` is never trusted.
+  const char *sender;
+  // Its length in bytes (at most `SIC_MAX_JID_LEN`).
+  size_t sender_len;
+  // The JID the IQ was addressed to; `(NULL, 0)` when it had no `to`.
+  const char *target;
+  // Its length in bytes (at most `SIC_MAX_JID_LEN`).
+  size_t target_len;
+} sic_iq;
+
+// What the server knows about the client's connection. The library decides
+// from these facts whether a `<port/>` is reported.
+typedef struct sic_peer {
+  // The client's address as the server accepted it, after its own proxy
+  // handling: a `struct sockaddr_in` or `sockaddr_in6`. `(NULL, 0)` when
+  // unknown; other families (AF_UNIX...) have no address to report.
+  const struct sockaddr *addr;
+  // The length of `*addr`; never read past.
+  socklen_t addr_len;
+  // `SIC_TRANSPORT_*`.
+  uint32_t transport;
+  // `SIC_SOURCE_*`: where `addr` came from.
+  uint32_t source;
+} sic_peer;
+
+// The answer to send, filled by `sic_handle_parsed` on `SIC_STATUS_OK`.
+// Every pointer in it is static and NUL-terminated; nothing is to be freed.
+typedef struct sic_answer {
+  // `SIC_ANSWER_RESULT` or `SIC_ANSWER_ERROR`.
+  uint32_t kind;
+  // Results: `SIC_FORM_*`, the form to answer in; 0 for errors.
+  uint32_t form;
+  // Results: the payload element's local name, `"address"` or `"ip"`;
+  // NULL for errors.
+  const char *name;
+  // Results: its namespace, `"urn:xmpp:sic:1"` or `"urn:xmpp:sic:0"`;
+  // NULL for errors.
+  const char *ns;
+  // Results: the address as text (RFC 5952 for IPv6, dotted quad for
+  // IPv4), NUL-terminated; empty for errors.
+  char ip[SIC_IP_TEXT_CAP];
+  // The length of the text in `ip`, without the NUL.
+  size_t ip_len;
+  // Results: the `<port/>` to send; 0 means send none.
+  uint16_t port;
+  // Errors: the RFC 6120 error type, `"auth"`, `"cancel"` or `"modify"`;
+  // NULL for results.
+  const char *error_type;
+  // Errors: the defined condition, an element name in
+  // `urn:ietf:params:xml:ns:xmpp-stanzas`; NULL for results.
+  const char *error_condition;
+  // Errors: an English text for the error's `<text xml:lang='en'/>`;
+  // NULL for results.
+  const char *error_text;
+} sic_answer;
+
+
+
+
+
+
+
+
+
+
 
 
 
@@ -169,6 +331,36 @@ const char *sic_version(void);
 // The ABI version the library implements. A host compares it with the
 // `SIC_ABI_VERSION` it was compiled against and refuses to load on mismatch.
 uint32_t sic_abi_version(void);
+
+// Answers a Server IP Check request that the host has parsed already: the
+// same decision as `sic_handle_iq` for the same request, with no XML text in
+// or out, no allocation, and a cost that does not depend on the payload's
+// depth or size (the host reports its shape).
+//
+// - `iq`: the IQ's parts. Required.
+// - `peer`: the client's connection. Required (its `addr` may be absent).
+// - `flags`: a bitwise or of `SIC_FLAG_*`.
+// - `answer`: required; written only on `SIC_STATUS_OK`.
+//
+// Returns `SIC_STATUS_OK` when `*answer` holds a result or an error to send
+// to the sender (the host builds the stanza with its own XML library,
+// addressed and with the id as its reply function does), `SIC_STATUS_PASS`
+// when the IQ is not a Server IP Check request (route it as if this library
+// were absent), `SIC_STATUS_NULL_ARGUMENT`, `SIC_STATUS_INVALID_ARGUMENT`
+// (an enum value or bit this library does not know, a sender or target that
+// is not a valid JID, a peer address too short for its family) or
+// `SIC_STATUS_PANIC`.
+//
+// Thread-safe and reentrant.
+//
+// # Safety
+// `iq`, `peer` and `answer` must each be NULL or valid for the call (reads,
+// or writes for `answer`); every non-NULL pointer inside `iq` and `peer`
+// must be valid for reads of its length.
+sic_status sic_handle_parsed(const struct sic_iq *iq,
+                             const struct sic_peer *peer,
+                             uint32_t flags,
+                             struct sic_answer *answer);
 
 #ifdef __cplusplus
 }  // extern "C"

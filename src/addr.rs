@@ -1,7 +1,7 @@
 //! The peer address as text: RFC 5952 for IPv6, dotted quad for IPv4, into a
 //! fixed buffer so that nothing is allocated.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::Flags;
 
@@ -9,10 +9,22 @@ use crate::Flags;
 pub(crate) const MAX_IP_TEXT: usize = 45;
 
 /// An address rendered as text.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub struct IpText {
     buf: [u8; MAX_IP_TEXT],
     len: usize,
+}
+
+impl std::fmt::Debug for IpText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Display for IpText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Each octet's decimal text followed by a dot, padded to four bytes, and the
@@ -41,9 +53,10 @@ impl IpText {
         &self.buf[..self.len]
     }
 
-    #[cfg(test)]
+    /// The text.
     pub fn as_str(&self) -> &str {
-        std::str::from_utf8(self.as_bytes()).unwrap()
+        // Only ASCII is ever pushed; the fallback is unreachable.
+        std::str::from_utf8(self.as_bytes()).unwrap_or_default()
     }
 
     fn push(&mut self, bytes: &[u8]) {
@@ -143,15 +156,6 @@ pub fn ip_text(ip: IpAddr, flags: Flags) -> IpText {
     text
 }
 
-/// The port to report, if any: never with OMIT_PORT, never port 0.
-pub fn reported_port(peer: SocketAddr, flags: Flags) -> Option<u16> {
-    match peer.port() {
-        0 => None,
-        _ if flags.contains(Flags::OMIT_PORT) => None,
-        port => Some(port),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -198,17 +202,6 @@ mod tests {
         );
         // IPv4-compatible (deprecated) addresses are not unmapped.
         assert_eq!(text("::1.2.3.4", Flags::NONE), "::102:304");
-    }
-
-    #[test]
-    fn ports() {
-        let peer: SocketAddr = "[::1]:5222".parse().unwrap();
-        assert_eq!(reported_port(peer, Flags::NONE), Some(5222));
-        assert_eq!(reported_port(peer, Flags::OMIT_PORT), None);
-        assert_eq!(
-            reported_port("1.2.3.4:0".parse().unwrap(), Flags::NONE),
-            None
-        );
     }
 
     proptest! {

@@ -1,12 +1,15 @@
-//! The request handler: the safe Rust API that the C ABI wraps.
+//! The two entry points, each a composition of the same layers: a raw
+//! stanza is parsed into its parts, decided, and rendered as a stanza; the
+//! parts a host parsed itself are decided and returned as an [`Answer`].
+//! This is the safe Rust API that the C ABI wraps.
 
 use std::net::SocketAddr;
 
-use crate::addr::{ip_text, reported_port};
+use crate::decide::{decide, Answer, Connection, Form, IqType, Parts, Shape};
 use crate::escape::AttrText;
 use crate::jid::Jid;
-use crate::parse::{parse_iq, IqType, Payload};
-use crate::reply::{render, Body, Counter, Filler, Reply, StanzaError};
+use crate::parse::parse_iq;
+use crate::reply::{render, Counter, Filler, Reply};
 use crate::{Flags, Status};
 
 /// One IQ as the host received it.
@@ -70,43 +73,24 @@ impl HandleError {
 /// caller may retry with a larger buffer. `out` is written only when the whole
 /// reply fits; [`reply_bound`](crate::reply_bound) bytes always do.
 pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleError> {
-    let sender = Jid::parse(req.sender).map_err(|_| HandleError::InvalidArgument)?;
-    let target = match req.target {
-        Some(t) => Some(Jid::parse(t).map_err(|_| HandleError::InvalidArgument)?),
-        None => None,
-    };
-    let iq = parse_iq(req.stanza, req.flags).map_err(|_| HandleError::MalformedStanza)?;
+    let (sender, target) = parse_jids(req.sender, req.target)?;
+    let iq = parse_iq(req.stanza).map_err(|_| HandleError::MalformedStanza)?;
 
     #[cfg(feature = "panic-probe")]
     if iq.id.text == "xmpp-sic:panic" {
         panic!("panic probe requested by the stanza id");
     }
 
-    let form = match (iq.kind, iq.payload) {
-        (IqType::Result | IqType::Error, _) | (_, Payload::None) => return Ok(Handled::Pass),
-        (_, Payload::Clean(form) | Payload::Unclean(form)) => form,
+    let parts = Parts {
+        kind: iq.kind,
+        form: iq
+            .payload
+            .and_then(|child| Form::of(child.local, child.ns.sic_uri(), req.flags)),
+        shape: iq.payload.map_or(Shape::EMPTY, |child| child.shape),
     };
-    let ip;
-    let body = if iq.kind == IqType::Unknown {
-        Body::Error(StanzaError::BadType)
-    } else if matches!(iq.payload, Payload::Unclean(_)) {
-        Body::Error(StanzaError::BadPayload)
-    } else if !target
-        .as_ref()
-        .is_none_or(|t| t.is_own_account_or_domain_of(&sender))
-    {
-        Body::Error(StanzaError::Forbidden)
-    } else if iq.kind == IqType::Set {
-        Body::Error(StanzaError::NotAllowed)
-    } else if let Some(peer) = req.peer {
-        ip = ip_text(peer.ip(), req.flags);
-        Body::Result {
-            form,
-            ip: ip.as_bytes(),
-            port: reported_port(peer, req.flags),
-        }
-    } else {
-        Body::Error(StanzaError::NoAddress)
+    let conn = Connection::socket(req.peer);
+    let Some(body) = decide(&parts, &sender, target.as_ref(), &conn, req.flags) else {
+        return Ok(Handled::Pass);
     };
     let reply = Reply {
         ns: iq.ns,
@@ -140,6 +124,59 @@ pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleErr
     let mut fill = Filler { buf: out, len: 0 };
     render(&reply, &mut fill).map_err(|_| HandleError::MalformedStanza)?;
     Ok(Handled::Reply { len: fill.len })
+}
+
+/// A request whose IQ the host has parsed already: no XML in, none out.
+#[derive(Clone, Copy, Debug)]
+pub struct ParsedRequest<'a> {
+    /// The IQ's type.
+    pub kind: IqType,
+    /// The local name and namespace URI of the IQ's first child element;
+    /// `None` when it has none.
+    pub payload: Option<(&'a str, &'a str)>,
+    /// What that element holds and what stands beside it.
+    pub shape: Shape,
+    /// The authenticated JID of the sender, as stamped by the host.
+    pub sender: &'a str,
+    /// The JID the IQ was addressed to; `None` when it had no `to`.
+    pub target: Option<&'a str>,
+    /// What the server knows about the client's connection.
+    pub connection: Connection,
+    /// Request options.
+    pub flags: Flags,
+}
+
+/// Answers a request the host parsed itself: `Ok(None)` means pass. The
+/// same decision as [`handle_iq`] makes for the same request, without the
+/// stanza around it; the host builds the reply with its own library.
+pub fn handle_parsed(req: &ParsedRequest<'_>) -> Result<Option<Answer>, HandleError> {
+    let (sender, target) = parse_jids(req.sender, req.target)?;
+    let parts = Parts {
+        kind: req.kind,
+        form: req
+            .payload
+            .and_then(|(local, ns)| Form::of(local, ns, req.flags)),
+        shape: req.shape,
+    };
+    Ok(decide(
+        &parts,
+        &sender,
+        target.as_ref(),
+        &req.connection,
+        req.flags,
+    ))
+}
+
+fn parse_jids<'a>(
+    sender: &'a str,
+    target: Option<&'a str>,
+) -> Result<(Jid<'a>, Option<Jid<'a>>), HandleError> {
+    let sender = Jid::parse(sender).map_err(|_| HandleError::InvalidArgument)?;
+    let target = match target {
+        Some(t) => Some(Jid::parse(t).map_err(|_| HandleError::InvalidArgument)?),
+        None => None,
+    };
+    Ok((sender, target))
 }
 
 /// Like [`handle_iq`], into a new `Vec`; `Ok(None)` means pass. For Rust hosts

@@ -3,8 +3,13 @@
 //! A host server hands over an IQ stanza, the authenticated sender, the
 //! target and the client's address; the library answers with a result or
 //! error stanza, or says the IQ is not its business. The Rust API is
-//! [`handle_iq`]; C, Lua and Erlang hosts use the C ABI in `include/xmpp_sic.h`,
-//! a thin layer over it (see [`ffi`]).
+//! [`handle_iq`] for a stanza as text, and [`handle_parsed`] for the parts of
+//! one the host parsed already (it then builds the reply itself from the
+//! [`Answer`]); C, Lua and Erlang hosts use the C ABI in `include/xmpp_sic.h`,
+//! a thin layer over both (see [`ffi`]).
+//!
+//! Inside, every rule is in one layer: XML (`escape`, `tokenize`) → the IQ's
+//! parts (`parse`) → a pure decision (`decide`) → rendering (`reply`).
 //!
 //! The handler is pure: no global state, no I/O, no allocation on the success
 //! path for normalised ASCII JIDs, so it is safe to call from any thread.
@@ -15,6 +20,7 @@
 use std::ffi::CStr;
 
 mod addr;
+mod decide;
 mod escape;
 mod handler;
 mod jid;
@@ -26,7 +32,11 @@ mod tokenize;
 #[allow(unsafe_code)]
 pub mod ffi;
 
-pub use handler::{handle_iq, handle_iq_to_vec, HandleError, Handled, Request};
+pub use addr::IpText;
+pub use decide::{Answer, Connection, Form, IqType, Shape, Source, StanzaError, Transport};
+pub use handler::{
+    handle_iq, handle_iq_to_vec, handle_parsed, HandleError, Handled, ParsedRequest, Request,
+};
 pub use parse::MAX_STANZA_LEN;
 pub use reply::reply_bound;
 pub use status::{features, Flags, Status};

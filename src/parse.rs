@@ -8,11 +8,11 @@
 
 use quick_xml::events::attributes::Attributes;
 
+use crate::decide::{IqType, Shape};
 use crate::escape::{
     self, check_attribute, decoded_eq, decoded_is_blank, AttrText, Context, Malformed,
 };
 use crate::tokenize::{Attr, Token, Tokenizer};
-use crate::Flags;
 
 /// The largest stanza we accept, in bytes.
 pub const MAX_STANZA_LEN: usize = 65_536;
@@ -74,6 +74,16 @@ impl Ns {
         Ok(Ns::Other)
     }
 
+    /// The URI of a Server IP Check namespace, for [`crate::decide::Form::of`];
+    /// every other namespace is none of its business.
+    pub fn sic_uri(self) -> &'static str {
+        match self {
+            Ns::Sic0 => crate::NS_SIC0,
+            Ns::Sic1 => crate::NS_SIC1,
+            _ => "",
+        }
+    }
+
     /// The namespace URI we write back for a stanza namespace.
     pub fn stanza_uri(self) -> Option<&'static str> {
         match self {
@@ -85,35 +95,15 @@ impl Ns {
     }
 }
 
+/// The IQ's first child element: what the IQ asks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum IqType {
-    Get,
-    Set,
-    Result,
-    Error,
-    /// A type RFC 6120 does not define.
-    Unknown,
-}
-
-/// Which XEP-0279 request form was asked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Form {
-    /// `<address xmlns='urn:xmpp:sic:1'/>` (XEP v0.2).
-    Sic1Address,
-    /// `<ip xmlns='urn:xmpp:sic:0'/>` (XEP v0.1, what slixmpp sends).
-    Sic0Ip,
-    /// `<address xmlns='urn:xmpp:sic:0'/>` (ejabberd's form).
-    Sic0Address,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Payload {
-    /// No SIC payload among the IQ's children.
-    None,
-    /// A SIC payload that is empty and alone.
-    Clean(Form),
-    /// A SIC payload with content or with siblings.
-    Unclean(Form),
+pub struct Child<'a> {
+    /// Its local name.
+    pub local: &'a str,
+    /// Its namespace.
+    pub ns: Ns,
+    /// What it holds, and what stands beside it.
+    pub shape: Shape,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -123,7 +113,8 @@ pub struct Iq<'a> {
     pub kind: IqType,
     /// The namespace of the `<iq/>` element.
     pub ns: Ns,
-    pub payload: Payload,
+    /// The first child element, if any.
+    pub payload: Option<Child<'a>>,
 }
 
 // Frames and bindings are 8 bytes each, all of them fields, so a stack
@@ -178,6 +169,9 @@ struct Scopes<'a, 's> {
     /// A stack smaller than its limit was full: the stanza needs a parse
     /// with the full-size stacks before it can be called malformed.
     outgrown: bool,
+    /// Open elements nested past `MAX_DEPTH`, which have no frames: see
+    /// [`open_element`].
+    overflow: usize,
 }
 
 impl<'a, 's> Scopes<'a, 's> {
@@ -189,6 +183,7 @@ impl<'a, 's> Scopes<'a, 's> {
             bindings,
             nbindings: 0,
             outgrown: false,
+            overflow: 0,
         }
     }
 
@@ -242,6 +237,8 @@ struct StartTag<'a> {
     local: &'a str,
     id: Option<AttrText<'a>>,
     kind: Option<IqType>,
+    /// It has attributes besides namespace declarations.
+    attributes: bool,
     /// An empty-element tag, closed already (no frame was pushed for it).
     empty: bool,
 }
@@ -303,7 +300,15 @@ fn open_element<'a>(
     qname: &'a str,
 ) -> Result<StartTag<'a>, Malformed> {
     let (prefix, local) = split_qname(qname)?;
-    if !scopes.frame_fits() {
+    // Past MAX_DEPTH an element is still tokenized and its attribute values
+    // checked, but it gets no frame: its end tag is counted, not matched by
+    // name, and its prefixes are neither bound nor resolved. Such depth only
+    // ever sits inside the IQ's payload, which is then answered bad-request
+    // whatever else it holds; refusing the stanza instead would leave the
+    // host without an answer for a client it could answer. The stanza's
+    // well-formedness there is the host's parser's to vouch for.
+    let deep = !scopes.frame_fits();
+    if deep && scopes.frames.len() < MAX_DEPTH {
         return Err(Malformed);
     }
     let bindings_before = scopes.nbindings;
@@ -311,6 +316,7 @@ fn open_element<'a>(
     let mut id = None;
     let mut kind = None;
     let mut prefixed_attrs = false;
+    let mut attributes = false;
     // The names so far, as slices: different lengths, the usual case,
     // compare without touching the bytes.
     let mut seen = [""; SMALL_ATTRS];
@@ -356,6 +362,9 @@ fn open_element<'a>(
                     }
                     continue;
                 }
+                if deep {
+                    continue;
+                }
                 if !scopes.binding_fits() {
                     return Err(Malformed);
                 }
@@ -382,9 +391,11 @@ fn open_element<'a>(
             (Some(_), _) => {
                 check_attribute(value)?;
                 prefixed_attrs = true;
+                attributes = true;
             }
             (None, _) => {
                 check_attribute(value)?;
+                attributes = true;
             }
         }
     };
@@ -395,6 +406,20 @@ fn open_element<'a>(
         if checked.any(|a| a.is_err()) {
             return Err(Malformed);
         }
+    }
+    if deep {
+        if prefix == Some("xmlns") {
+            return Err(Malformed);
+        }
+        scopes.overflow += usize::from(!empty);
+        return Ok(StartTag {
+            ns: Ns::Other,
+            local,
+            id,
+            kind,
+            attributes,
+            empty,
+        });
     }
     if prefixed_attrs {
         let mut attrs = Attributes::new(content, name_len);
@@ -430,11 +455,16 @@ fn open_element<'a>(
         local,
         id,
         kind,
+        attributes,
         empty,
     })
 }
 
 fn close_element(scopes: &mut Scopes<'_, '_>, name: &str) -> Result<(), Malformed> {
+    if scopes.overflow > 0 {
+        scopes.overflow -= 1;
+        return Ok(());
+    }
     let frame = match scopes.depth {
         0 => return Err(Malformed),
         d => scopes.frames[d - 1],
@@ -445,16 +475,6 @@ fn close_element(scopes: &mut Scopes<'_, '_>, name: &str) -> Result<(), Malforme
     scopes.nbindings = frame.bindings_before as usize;
     scopes.depth -= 1;
     Ok(())
-}
-
-fn form_of(ns: Ns, local: &str, flags: Flags) -> Option<Form> {
-    match (ns, local) {
-        (Ns::Sic1, "address") => Some(Form::Sic1Address),
-        _ if flags.contains(Flags::NO_SIC0) => None,
-        (Ns::Sic0, "ip") => Some(Form::Sic0Ip),
-        (Ns::Sic0, "address") => Some(Form::Sic0Address),
-        _ => None,
-    }
 }
 
 /// The type an IQ's `type` value names; also validates its references.
@@ -481,7 +501,7 @@ fn iq_type(raw: &str) -> Result<IqType, Malformed> {
 }
 
 /// Parses `input` as one IQ stanza.
-pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
+pub fn parse_iq(input: &[u8]) -> Result<Iq<'_>, Malformed> {
     if input.len() > MAX_STANZA_LEN {
         return Err(Malformed);
     }
@@ -492,25 +512,28 @@ pub fn parse_iq(input: &[u8], flags: Flags) -> Result<Iq<'_>, Malformed> {
     let mut frames = [Frame::default(); SHALLOW_DEPTH];
     let mut bindings = [Binding::default(); FEW_BINDINGS];
     let mut scopes = Scopes::new(input, &mut frames, &mut bindings);
-    match parse_events(&mut scopes, flags) {
+    match parse_events(&mut scopes) {
         Err(Malformed) if scopes.outgrown => {
             let mut frames = [Frame::default(); MAX_DEPTH];
             let mut bindings = [Binding::default(); MAX_BINDINGS];
-            parse_events(&mut Scopes::new(input, &mut frames, &mut bindings), flags)
+            parse_events(&mut Scopes::new(input, &mut frames, &mut bindings))
         }
         parsed => parsed,
     }
 }
 
 /// Reads the stanza's events with the stacks `scopes` has.
-fn parse_events<'a>(scopes: &mut Scopes<'a, '_>, flags: Flags) -> Result<Iq<'a>, Malformed> {
+fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
     let input = scopes.input;
     let mut tokens = Tokenizer::new(input);
     let mut root: Option<Iq<'_>> = None;
     let mut root_done = false;
-    // The SIC payload seen among the IQ's children, and whether anything else is there.
-    let mut form: Option<Form> = None;
-    let mut crowded = false;
+    // The IQ's first child, and whether we are inside it right now (rather
+    // than inside a sibling of it) when at depth 2.
+    let mut payload: Option<Child<'a>> = None;
+    let mut in_payload = false;
+    // Shape bits gathered before the payload is known (text before it).
+    let mut shape = Shape::EMPTY;
 
     while let Some(token) = tokens.next_token()? {
         match token {
@@ -534,16 +557,24 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>, flags: Flags) -> Result<Iq<'a>,
                             id,
                             kind,
                             ns: tag.ns,
-                            payload: Payload::None,
+                            payload: None,
                         });
                     }
-                    1 => match (form, form_of(tag.ns, tag.local, flags)) {
-                        (None, Some(f)) => form = Some(f),
-                        _ => crowded = true,
-                    },
-                    // A grandchild of the IQ sits either inside the payload or
-                    // inside a sibling of it: unclean either way.
-                    _ => crowded = true,
+                    1 if payload.is_none() => {
+                        if tag.attributes {
+                            shape.insert(Shape::ATTRIBUTES);
+                        }
+                        payload = Some(Child {
+                            local: tag.local,
+                            ns: tag.ns,
+                            shape: Shape::EMPTY,
+                        });
+                        in_payload = !tag.empty;
+                    }
+                    1 => shape.insert(Shape::SIBLINGS),
+                    2 if in_payload => shape.insert(Shape::CHILDREN),
+                    // Deeper elements sit inside an element already counted.
+                    _ => {}
                 }
                 if tag.empty {
                     root_done |= scopes.depth == 0;
@@ -551,13 +582,16 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>, flags: Flags) -> Result<Iq<'a>,
             }
             Token::End(name) => {
                 close_element(scopes, name)?;
+                in_payload &= scopes.depth > 1;
                 root_done |= scopes.depth == 0;
             }
             Token::Text(text) => {
+                // Validates every reference, also where the text is ignored.
                 if !decoded_is_blank(text, Context::Text)? {
                     match scopes.depth {
                         0 => return Err(Malformed),
-                        1 | 2 => crowded = true,
+                        1 => shape.insert(Shape::SIBLINGS),
+                        2 if in_payload => shape.insert(Shape::TEXT),
                         _ => {}
                     }
                 }
@@ -566,8 +600,12 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>, flags: Flags) -> Result<Iq<'a>,
                 if scopes.depth == 0 {
                     return Err(Malformed);
                 }
-                if scopes.depth <= 2 && !text.bytes().all(escape::is_space) {
-                    crowded = true;
+                if !text.bytes().all(escape::is_space) {
+                    match scopes.depth {
+                        1 => shape.insert(Shape::SIBLINGS),
+                        2 if in_payload => shape.insert(Shape::TEXT),
+                        _ => {}
+                    }
                 }
             }
         }
@@ -576,11 +614,7 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>, flags: Flags) -> Result<Iq<'a>,
         (Some(iq), true) => iq,
         _ => return Err(Malformed),
     };
-    iq.payload = match form {
-        None => Payload::None,
-        Some(f) if crowded => Payload::Unclean(f),
-        Some(f) => Payload::Clean(f),
-    };
+    iq.payload = payload.map(|child| Child { shape, ..child });
     Ok(iq)
 }
 
@@ -588,40 +622,124 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>, flags: Flags) -> Result<Iq<'a>,
 mod tests {
     use super::*;
 
+    fn payload(children: &str) -> Result<Option<(&'static str, Ns, u32)>, Malformed> {
+        let stanza = format!("<iq xmlns='jabber:client' id='1' type='get'>{children}</iq>");
+        let stanza: &'static str = Box::leak(stanza.into_boxed_str());
+        parse_iq(stanza.as_bytes()).map(|iq| iq.payload.map(|c| (c.local, c.ns, c.shape.bits())))
+    }
+
     /// An empty element closes at once, and so does the scope of what it
     /// declares: neither a prefix nor a default namespace outlives it.
     #[test]
     fn empty_elements_end_their_scope() {
-        let iq = |children: &str| {
-            let stanza = format!("<iq xmlns='jabber:client' id='1' type='get'>{children}</iq>");
-            parse_iq(stanza.as_bytes(), Flags::NONE).map(|iq| iq.payload)
-        };
-        assert_eq!(iq("<x xmlns:p='urn:a'/><p:y/>"), Err(Malformed));
+        assert_eq!(payload("<x xmlns:p='urn:a'/><p:y/>"), Err(Malformed));
         assert_eq!(
-            iq("<x xmlns:p='urn:xmpp:sic:1'><p:address/></x>"),
-            Ok(Payload::None)
+            payload("<x xmlns:p='urn:xmpp:sic:1'><p:address/></x>"),
+            Ok(Some(("x", Ns::Client, Shape::CHILDREN.bits())))
         );
         assert_eq!(
-            iq("<x xmlns='urn:xmpp:sic:1'/><address/>"),
-            Ok(Payload::None)
+            payload("<x xmlns='urn:xmpp:sic:1'/><address/>"),
+            Ok(Some(("x", Ns::Sic1, Shape::SIBLINGS.bits())))
         );
         assert_eq!(
-            iq("<p:address xmlns:p='urn:xmpp:sic:1'/>"),
-            Ok(Payload::Clean(Form::Sic1Address))
+            payload("<p:address xmlns:p='urn:xmpp:sic:1'/>"),
+            Ok(Some(("address", Ns::Sic1, 0)))
         );
         assert_eq!(
-            iq("<p:address xmlns:p='urn:xmpp:sic:1'/><p:address/>"),
+            payload("<p:address xmlns:p='urn:xmpp:sic:1'/><p:address/>"),
             Err(Malformed)
         );
-        let empty_root = parse_iq(b"<iq id='1' type='get'/>", Flags::NONE).unwrap();
-        assert_eq!(empty_root.payload, Payload::None);
+        let empty_root = parse_iq(b"<iq id='1' type='get'/>").unwrap();
+        assert_eq!(empty_root.payload, None);
         assert_eq!(
-            parse_iq(
-                b"<iq id='1' type='get'/><iq id='2' type='get'/>",
-                Flags::NONE
+            parse_iq(b"<iq id='1' type='get'/><iq id='2' type='get'/>"),
+            Err(Malformed)
+        );
+    }
+
+    /// The payload is the first child element; each shape bit comes from
+    /// its own place, and whitespace sets none.
+    #[test]
+    fn payload_shape() {
+        const A: &str = "address xmlns='urn:xmpp:sic:1'";
+        const E: &str = "address";
+        let shape = |children: &str| payload(children).map(|p| p.map(|(_, _, s)| s));
+        let cases = [
+            (format!("<{A}/>"), 0),
+            (format!(" \n\t<{A}> \r\n</{E}> "), 0),
+            (format!("<{A}><![CDATA[ \n]]></{E}>"), 0),
+            (format!("<{A}><x/></{E}>"), Shape::CHILDREN.bits()),
+            (format!("<{A}>&#x41;</{E}>"), Shape::TEXT.bits()),
+            (format!("<{A}><![CDATA[x]]></{E}>"), Shape::TEXT.bits()),
+            (format!("<{A} a='1'/>"), Shape::ATTRIBUTES.bits()),
+            (
+                format!("<{A} xmlns:p='urn:p' p:a='1'/>"),
+                Shape::ATTRIBUTES.bits(),
             ),
-            Err(Malformed)
+            (format!("<{A} xmlns:p='urn:p'/>"), 0),
+            (format!("<{A}/><x/>"), Shape::SIBLINGS.bits()),
+            (format!("x<{A}/>"), Shape::SIBLINGS.bits()),
+            (format!("<{A}/><![CDATA[x]]>"), Shape::SIBLINGS.bits()),
+            // Text inside a sibling is the sibling's: it adds nothing.
+            (format!("<{A}/><x>t<y/></x>"), Shape::SIBLINGS.bits()),
+            // A grandchild's text is the child's content, counted already.
+            (format!("<{A}><x>t</x></{E}>"), Shape::CHILDREN.bits()),
+            (
+                format!("<{A} a='1'>t<x/></{E}><y/>"),
+                Shape::CHILDREN.bits()
+                    | Shape::TEXT.bits()
+                    | Shape::ATTRIBUTES.bits()
+                    | Shape::SIBLINGS.bits(),
+            ),
+        ];
+        for (children, want) in cases {
+            assert_eq!(shape(&children), Ok(Some(want)), "{children}");
+        }
+        assert_eq!(shape("text only"), Ok(None));
+    }
+
+    /// Nesting past MAX_DEPTH no longer costs the host its answer: the
+    /// envelope and payload were read, and the depth makes it bad-request.
+    /// What lies past the limit is still tokenized and checked.
+    #[test]
+    fn depth_past_the_limit_is_content() {
+        let deep = |depth: usize, inner: &str| {
+            format!(
+                "<address xmlns='urn:xmpp:sic:1'>{}{inner}{}</address>",
+                "<a x='1'>".repeat(depth),
+                "</a>".repeat(depth)
+            )
+        };
+        for depth in [MAX_DEPTH, MAX_DEPTH + 1, 5000] {
+            assert_eq!(
+                payload(&deep(depth, "<p:b xmlns:p='urn:p'/>")),
+                Ok(Some(("address", Ns::Sic1, Shape::CHILDREN.bits()))),
+                "depth {depth}"
+            );
+        }
+        for bad in [
+            "<a",
+            "</b>",
+            "<a x='&bogus;'/>",
+            "<a x='1' x='2'/>",
+            "<!-- c -->",
+            "&#0;",
+        ] {
+            assert_eq!(payload(&deep(5000, bad)), Err(Malformed), "{bad}");
+        }
+        // Unbalanced past the limit: one end tag too few or too many.
+        let short = format!(
+            "<iq id='1' type='get'>{}{}</iq>",
+            "<a>".repeat(300),
+            "</a>".repeat(299)
         );
+        assert_eq!(parse_iq(short.as_bytes()), Err(Malformed));
+        let long = format!(
+            "<iq id='1' type='get'>{}{}</iq>",
+            "<a>".repeat(300),
+            "</a>".repeat(301)
+        );
+        assert_eq!(parse_iq(long.as_bytes()), Err(Malformed));
     }
 
     /// Stanzas that outgrow the first, small stacks are parsed again with
@@ -643,11 +761,14 @@ mod tests {
                 n.saturating_sub(1)
             )
         };
-        let parses = |s: String| parse_iq(s.as_bytes(), Flags::NONE).is_ok();
+        let parses = |s: String| parse_iq(s.as_bytes()).is_ok();
         for depth in [SHALLOW_DEPTH, SHALLOW_DEPTH + 1, MAX_DEPTH] {
             assert!(parses(nested(depth)), "depth {depth}");
         }
-        assert!(!parses(nested(MAX_DEPTH + 1)));
+        // Past the limit the stanza is still read (see
+        // depth_past_the_limit_is_content), and still checked.
+        assert!(parses(nested(MAX_DEPTH + 1)));
+        assert!(!parses(format!("{}<", nested(MAX_DEPTH + 1))));
         for n in [FEW_BINDINGS, FEW_BINDINGS + 1, MAX_BINDINGS] {
             assert!(parses(declaring(n)), "{n} bindings");
         }

@@ -2,8 +2,9 @@
 //! runs twice, once to count and once to copy, so that a caller's buffer is
 //! either filled completely or left untouched.
 
+use crate::decide::{Answer, Form, StanzaError};
 use crate::escape::{self, attribute_escape, AttrText, Context, Malformed, Piece};
-use crate::parse::{Form, Ns};
+use crate::parse::Ns;
 
 /// Where rendered bytes go.
 pub trait Sink {
@@ -42,45 +43,6 @@ impl Sink for Vec<u8> {
     }
 }
 
-/// The stanza errors we send; `error_tail` has each one's RFC 6120 type,
-/// condition and English text.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StanzaError {
-    /// Asking about another account or domain.
-    Forbidden,
-    /// `type='set'`.
-    NotAllowed,
-    /// The payload has content, or siblings.
-    BadPayload,
-    /// The IQ type is none of get, set, result, error.
-    BadType,
-    /// The host did not give an IP address for this connection.
-    NoAddress,
-}
-
-impl StanzaError {
-    #[cfg(test)]
-    const ALL: [StanzaError; 5] = [
-        StanzaError::Forbidden,
-        StanzaError::NotAllowed,
-        StanzaError::BadPayload,
-        StanzaError::BadType,
-        StanzaError::NoAddress,
-    ];
-}
-
-/// What goes inside the reply `<iq/>`.
-#[derive(Clone, Copy, Debug)]
-pub enum Body<'a> {
-    Result {
-        form: Form,
-        /// The address as text (ASCII).
-        ip: &'a [u8],
-        port: Option<u16>,
-    },
-    Error(StanzaError),
-}
-
 /// Everything a reply is made of.
 #[derive(Clone, Copy, Debug)]
 pub struct Reply<'a> {
@@ -89,7 +51,7 @@ pub struct Reply<'a> {
     pub id: AttrText<'a>,
     pub to: AttrText<'a>,
     pub from: Option<AttrText<'a>>,
-    pub body: Body<'a>,
+    pub body: Answer,
 }
 
 /// Writes plain data as the inside of a `'`-quoted attribute value.
@@ -149,60 +111,32 @@ fn head(ns: Ns, result: bool) -> &'static [u8] {
     }
 }
 
-/// From the closing quote of the last attribute to the end of the stanza,
-/// for an error.
-fn error_tail(err: StanzaError) -> &'static [u8] {
-    macro_rules! tail {
-        ($kind:literal, $condition:literal, $text:literal) => {
-            concat!(
-                "'><error type='",
-                $kind,
-                "'><",
-                $condition,
-                " xmlns='",
-                stanzas_ns!(),
-                "'/><text xmlns='",
-                stanzas_ns!(),
-                "' xml:lang='en'>",
-                $text,
-                "</text></error></iq>"
-            )
-            .as_bytes()
-        };
-    }
-    match err {
-        StanzaError::Forbidden => tail!(
-            "auth",
-            "forbidden",
-            "Only the account itself may ask for its IP address"
-        ),
-        StanzaError::NotAllowed => tail!(
-            "cancel",
-            "not-allowed",
-            "Server IP Check requests must be of type get"
-        ),
-        StanzaError::BadPayload => tail!(
-            "modify",
-            "bad-request",
-            "The Server IP Check element must be empty and the only child of the IQ"
-        ),
-        StanzaError::BadType => tail!(
-            "modify",
-            "bad-request",
-            "The IQ type must be get, set, result or error"
-        ),
-        StanzaError::NoAddress => tail!(
-            "cancel",
-            "service-unavailable",
-            "The server does not know an IP address for this connection"
-        ),
-    }
+/// The error element and the end of the stanza, after the last attribute.
+fn put_error<S: Sink>(sink: &mut S, err: StanzaError) {
+    let (kind, condition, text) = err.parts();
+    sink.put(b"'><error type='");
+    sink.put(kind.to_bytes());
+    sink.put(b"'><");
+    sink.put(condition.to_bytes());
+    sink.put(
+        concat!(
+            " xmlns='",
+            stanzas_ns!(),
+            "'/><text xmlns='",
+            stanzas_ns!(),
+            "' xml:lang='en'>"
+        )
+        .as_bytes(),
+    );
+    // Static English text with nothing to escape (a test checks).
+    sink.put(text.to_bytes());
+    sink.put(b"</text></error></iq>");
 }
 
 /// Renders `reply`. Fails only if the id is not valid escaped data, which
 /// the parser has already ruled out.
 pub fn render<S: Sink>(reply: &Reply<'_>, sink: &mut S) -> Result<(), Malformed> {
-    sink.put(head(reply.ns, matches!(reply.body, Body::Result { .. })));
+    sink.put(head(reply.ns, matches!(reply.body, Answer::Result { .. })));
     // The id is decoded and escaped again rather than copied, so that a raw
     // `"` or `>` legal in the request cannot break out of our quoting.
     // An id with nothing to escape has nothing to decode either.
@@ -228,32 +162,31 @@ pub fn render<S: Sink>(reply: &Reply<'_>, sink: &mut S) -> Result<(), Malformed>
         put_attr_text(sink, from);
     }
     match reply.body {
-        Body::Result {
+        Answer::Result {
             form: Form::Sic0Ip,
             ip,
             ..
         } => {
             sink.put(b"'><ip xmlns='urn:xmpp:sic:0'>");
-            sink.put(ip);
+            sink.put(ip.as_bytes());
             sink.put(b"</ip></iq>");
         }
-        Body::Result { form, ip, port } => {
+        Answer::Result { form, ip, port } => {
             sink.put(match form {
                 Form::Sic1Address => b"'><address xmlns='urn:xmpp:sic:1'><ip>",
                 _ => b"'><address xmlns='urn:xmpp:sic:0'><ip>",
             });
-            sink.put(ip);
-            match (form, port) {
-                // sic:0 defines no port.
-                (Form::Sic1Address, Some(port)) => {
+            sink.put(ip.as_bytes());
+            match port {
+                Some(port) => {
                     sink.put(b"</ip><port>");
                     put_port(sink, port);
                     sink.put(b"</port></address></iq>");
                 }
-                _ => sink.put(b"</ip></address></iq>"),
+                None => sink.put(b"</ip></address></iq>"),
             }
         }
-        Body::Error(err) => sink.put(error_tail(err)),
+        Answer::Error(err) => put_error(sink, err),
     }
     Ok(())
 }
@@ -287,12 +220,15 @@ mod tests {
 
     #[test]
     fn fixed_overhead_covers_every_template() {
-        let longest_ip = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255";
-        let mut bodies: Vec<Body<'_>> = StanzaError::ALL.iter().map(|&e| Body::Error(e)).collect();
+        let longest_ip = crate::addr::ip_text(
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff".parse().unwrap(),
+            crate::Flags::NONE,
+        );
+        let mut bodies: Vec<Answer> = StanzaError::ALL.iter().map(|&e| Answer::Error(e)).collect();
         for form in [Form::Sic0Ip, Form::Sic0Address, Form::Sic1Address] {
-            bodies.push(Body::Result {
+            bodies.push(Answer::Result {
                 form,
-                ip: longest_ip.as_bytes(),
+                ip: longest_ip,
                 port: Some(65535),
             });
         }
@@ -317,7 +253,7 @@ mod tests {
             id: AttrText::scanned("&quot;&lt;x&gt;&apos;&amp;\">&#10;"),
             to: AttrText::scanned("a'b@x/<r>\""),
             from: None,
-            body: Body::Error(StanzaError::Forbidden),
+            body: Answer::Error(StanzaError::Forbidden),
         };
         let mut out = Vec::new();
         render(&reply, &mut out).unwrap();
@@ -327,5 +263,20 @@ mod tests {
             "{text}"
         );
         assert!(text.contains(" to='a&apos;b@x/&lt;r&gt;&quot;'"), "{text}");
+    }
+
+    /// The error texts go out unescaped: they must need no escaping.
+    #[test]
+    fn error_texts_need_no_escaping() {
+        for err in StanzaError::ALL {
+            let (kind, condition, text) = err.parts();
+            for part in [kind, condition, text] {
+                let bytes = part.to_bytes();
+                assert!(
+                    bytes.iter().all(|&b| attribute_escape(b).is_none()),
+                    "{part:?}"
+                );
+            }
+        }
     }
 }

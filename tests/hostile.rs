@@ -128,7 +128,16 @@ fn cases() -> Vec<Case> {
         case("]]> in text", "<iq id='1' type='get'>]]><address xmlns='urn:xmpp:sic:1'/></iq>", Malformed),
         // Size and depth.
         case("100000 nested elements in the payload", nested(100_000, true), Malformed),
-        case("8000 nested elements (within 64 KiB, past depth)", nested(8_000, true), Malformed),
+        // Past the depth limit the envelope and payload were read: the
+        // client gets its bad-request, not a bare status.
+        case("8000 nested elements (within 64 KiB, past depth)", nested(8_000, true), Error("bad-request")),
+        case("8000 nested elements in a foreign payload", nested(8_000, false), Pass),
+        case("8000 nested elements, one end tag short", {
+            let mut s = nested(8_000, true);
+            let at = s.find("</a>").unwrap();
+            s.replace_range(at..at + 4, "");
+            s
+        }, Malformed),
         case("126 nested elements in a foreign payload", nested(126, false), Pass),
         case("126 nested elements in the SIC payload", nested(126, true), Error("bad-request")),
         case("100000 attributes", attrs(100_000, false), Malformed),

@@ -10,8 +10,11 @@
 //!   out-of-range value from C is an error, not undefined behaviour.
 
 mod panic;
+mod parsed;
 mod peer;
 mod ptr;
+
+pub use parsed::*;
 
 use std::ffi::{c_char, CStr};
 

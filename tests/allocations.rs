@@ -4,7 +4,10 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
-use xmpp_sic::{handle_iq, Flags, HandleError, Handled, Request};
+use xmpp_sic::{
+    handle_iq, handle_parsed, Connection, Flags, HandleError, Handled, IqType, ParsedRequest,
+    Request, Shape, Source, Transport,
+};
 
 struct Counting;
 
@@ -102,6 +105,64 @@ fn answering_allocates_nothing() {
         result,
         Some(Err(HandleError::BufferTooSmall { .. }))
     ));
+}
+
+#[test]
+fn the_structured_entry_allocates_nothing() {
+    let v6 = Some("[2001:db8::7]:40123".parse().unwrap());
+    let sic1 = Some(("address", "urn:xmpp:sic:1"));
+    let cases = [
+        (IqType::Get, sic1, Shape::EMPTY, None, Transport::Stream),
+        (
+            IqType::Get,
+            sic1,
+            Shape::ATTRIBUTES,
+            Some("alice@example.com"),
+            Transport::Bosh,
+        ),
+        (
+            IqType::Get,
+            Some(("ip", "urn:xmpp:sic:0")),
+            Shape::EMPTY,
+            Some("example.com"),
+            Transport::WebSocket,
+        ),
+        (IqType::Get, sic1, Shape::CHILDREN, None, Transport::Stream),
+        (IqType::Set, sic1, Shape::EMPTY, None, Transport::Stream),
+        (
+            IqType::Get,
+            sic1,
+            Shape::EMPTY,
+            Some("bob@example.com"),
+            Transport::Stream,
+        ),
+        (
+            IqType::Get,
+            Some(("query", "jabber:iq:version")),
+            Shape::EMPTY,
+            None,
+            Transport::Stream,
+        ),
+    ];
+    for (kind, payload, shape, target, transport) in cases {
+        let req = ParsedRequest {
+            kind,
+            payload,
+            shape,
+            sender: "alice@example.com/phone",
+            target,
+            connection: Connection {
+                addr: v6,
+                transport,
+                source: Source::Socket,
+            },
+            flags: Flags::NONE,
+        };
+        let mut result = None;
+        let n = allocations_in(|| result = Some(handle_parsed(&req)));
+        assert!(matches!(result, Some(Ok(_))), "{result:?}");
+        assert_eq!(n, 0, "{n} allocation(s) for {req:?}");
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Properties over generated input: nothing panics, every reply re-parses as
-//! one IQ carrying the request's id, fits sic_reply_bound, and an address only
-//! ever goes to the account it belongs to.
+//! one IQ carrying the request's id, fits sic_reply_bound, an address only
+//! ever goes to the account it belongs to, and the structured entry answers
+//! what the raw one does for the same request.
 
 mod common;
 
@@ -8,7 +9,10 @@ use std::net::{IpAddr, SocketAddr};
 
 use common::{parse_tree, El};
 use proptest::prelude::*;
-use xmpp_sic::{handle_iq, handle_iq_to_vec, reply_bound, Flags, HandleError, Handled, Request};
+use xmpp_sic::{
+    handle_iq, handle_iq_to_vec, handle_parsed, reply_bound, Answer, Connection, Flags,
+    HandleError, Handled, IqType, ParsedRequest, Request, Shape,
+};
 
 fn flags() -> impl Strategy<Value = Flags> {
     (0u32..8).prop_map(|b| Flags::from_bits(b).unwrap())
@@ -75,6 +79,10 @@ fn near_valid_iq() -> impl Strategy<Value = Generated> {
         Just("<s:address xmlns:s='urn:xmpp:sic:1'></s:address>".to_owned()),
         Just("<address xmlns='urn:xmpp:sic:1'> \n </address>".to_owned()),
         Just("<address xmlns='urn:xmpp:sic:1'><ip/></address>".to_owned()),
+        Just("<address xmlns='urn:xmpp:sic:1' a='1'/>".to_owned()),
+        Just("<ip xmlns='urn:xmpp:sic:0' xmlns:p='urn:p' p:a='&amp;'/>".to_owned()),
+        Just("<address xmlns='urn:xmpp:sic:1'><![CDATA[ ]]></address>".to_owned()),
+        Just("<address xmlns='urn:xmpp:sic:1'>&#65;</address>".to_owned()),
         Just("<address xmlns='urn:xmpp:sic:1'>x</address>".to_owned()),
         Just("<query xmlns='jabber:iq:version'/>".to_owned()),
         Just("<s:address/>".to_owned()),
@@ -85,6 +93,7 @@ fn near_valid_iq() -> impl Strategy<Value = Generated> {
         Just(""),
         Just("<x xmlns='urn:other'/>"),
         Just(" "),
+        Just("text"),
         Just("<!-- c -->")
     ];
     (id, stanza_ns, kind, payload, sibling).prop_map(|(id, ns, kind, payload, sibling)| Generated {
@@ -124,8 +133,98 @@ fn check_reply(bytes: &[u8], req: &Request<'_>, may_see: bool) -> El {
     iq
 }
 
+/// What a host hands the structured entry, read from the stanza by the test's
+/// own parser (quick-xml's NsReader, as a host would use its own), never by
+/// the library's.
+fn host_parts(iq: &El) -> (IqType, Option<(&str, &str)>, Shape) {
+    let kind = match iq.attr("type") {
+        Some("get") => IqType::Get,
+        Some("set") => IqType::Set,
+        Some("result") => IqType::Result,
+        Some("error") => IqType::Error,
+        _ => IqType::Unknown,
+    };
+    let blank = |t: &str| t.bytes().all(|b| b" \t\r\n".contains(&b));
+    let Some(first) = iq.children.first() else {
+        return (kind, None, Shape::EMPTY);
+    };
+    let mut bits = 0;
+    for (set, bit) in [
+        (!first.children.is_empty(), Shape::CHILDREN),
+        (!blank(&first.text), Shape::TEXT),
+        (!first.attrs.is_empty(), Shape::ATTRIBUTES),
+        (iq.children.len() > 1 || !blank(&iq.text), Shape::SIBLINGS),
+    ] {
+        if set {
+            bits |= bit.bits();
+        }
+    }
+    let shape = Shape::from_bits(bits).unwrap();
+    (kind, Some((first.name.as_str(), first.ns.as_str())), shape)
+}
+
+/// The raw entry's reply, checked against the structured entry's answer.
+fn assert_same_answer(reply: &El, answer: &Answer) {
+    match answer {
+        Answer::Result { form, ip, port } => {
+            assert_eq!(reply.attr("type"), Some("result"));
+            let payload = reply.child(form.namespace(), form.element()).unwrap();
+            let (ip_text, port_text) = match payload.child(form.namespace(), "ip") {
+                Some(ip_el) => (
+                    ip_el.text.as_str(),
+                    payload
+                        .child(form.namespace(), "port")
+                        .map(|p| p.text.as_str()),
+                ),
+                None => (payload.text.as_str(), None),
+            };
+            assert_eq!(ip_text, ip.as_str());
+            assert_eq!(port_text, port.map(|p| p.to_string()).as_deref());
+        }
+        Answer::Error(err) => {
+            assert_eq!(reply.attr("type"), Some("error"));
+            let (kind, condition, text) = err.parts();
+            let error = &reply.children[0];
+            assert_eq!(error.attr("type"), kind.to_str().ok());
+            let stanzas = "urn:ietf:params:xml:ns:xmpp-stanzas";
+            assert!(error.child(stanzas, condition.to_str().unwrap()).is_some());
+            assert_eq!(
+                error.child(stanzas, "text").map(|t| t.text.as_str()),
+                text.to_str().ok()
+            );
+        }
+    }
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn both_entries_agree(generated in near_valid_iq(), target in 0..TARGETS.len(), peer in peer(), flags in flags()) {
+        let (target, _) = TARGETS[target];
+        let req = Request { stanza: generated.stanza.as_bytes(), sender: SENDER, target, peer, flags };
+        let raw = handle_iq_to_vec(&req);
+        if raw == Err(HandleError::MalformedStanza) {
+            // Not XML a host would have parsed: nothing to compare.
+            return Ok(());
+        }
+        let request = parse_tree(generated.stanza.as_bytes());
+        let (kind, payload, shape) = host_parts(&request);
+        let parsed = ParsedRequest {
+            kind,
+            payload,
+            shape,
+            sender: SENDER,
+            target,
+            connection: Connection::socket(peer),
+            flags,
+        };
+        match (raw, handle_parsed(&parsed)) {
+            (Ok(None), Ok(None)) => {}
+            (Ok(Some(bytes)), Ok(Some(answer))) => assert_same_answer(&parse_tree(&bytes), &answer),
+            (raw, structured) => prop_assert!(false, "{} gave {:?} and {:?}", generated.stanza, raw, structured),
+        }
+    }
 
     #[test]
     fn arbitrary_input_never_panics(stanza in proptest::collection::vec(any::<u8>(), 0..300), sender in ".{0,40}", target in proptest::option::of(".{0,40}"), peer in peer(), flags in flags()) {

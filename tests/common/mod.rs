@@ -88,6 +88,11 @@ pub fn parse_tree(xml: &[u8]) -> El {
                 .expect("no text outside the root")
                 .text
                 .push_str(&t.xml10_content()),
+            Event::CData(t) => stack
+                .last_mut()
+                .expect("no CDATA outside the root")
+                .text
+                .push_str(&t.into_inner()),
             Event::GeneralRef(r) => {
                 let c = match &*r {
                     "lt" => "<".to_owned(),
@@ -95,7 +100,14 @@ pub fn parse_tree(xml: &[u8]) -> El {
                     "amp" => "&".to_owned(),
                     "apos" => "'".to_owned(),
                     "quot" => "\"".to_owned(),
-                    other => panic!("unexpected reference {other}"),
+                    other => other
+                        .strip_prefix("#x")
+                        .map(|hex| u32::from_str_radix(hex, 16))
+                        .or_else(|| other.strip_prefix('#').map(str::parse))
+                        .and_then(Result::ok)
+                        .and_then(char::from_u32)
+                        .unwrap_or_else(|| panic!("unexpected reference {other}"))
+                        .to_string(),
                 };
                 stack.last_mut().unwrap().text.push_str(&c);
             }

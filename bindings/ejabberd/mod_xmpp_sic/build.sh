@@ -56,7 +56,7 @@ mv -f "$OUT/priv/xmpp_sic_nif.so.tmp" "$OUT/priv/xmpp_sic_nif.so"
 cp "$HERE/mod_xmpp_sic.spec" "$OUT/"
 
 SOURCES="$HERE/src/mod_xmpp_sic.erl"
-[ "$BENCH" = yes ] && SOURCES="$SOURCES $HERE/test/mod_xmpp_sic_bench.erl"
+[ "$BENCH" = yes ] && SOURCES="$SOURCES $HERE/test/mod_xmpp_sic_bench.erl $HERE/test/mod_xmpp_sic_bench_native.erl"
 # shellcheck disable=SC2086 # SOURCES is a list of paths without spaces
 erlc -o "$OUT/ebin" -I "$XMPP_INCLUDE" -I "$EJABBERD_LIB/include" \
      -pa "$EJABBERD_LIB/ebin" -pa "$OUT/ebin" \

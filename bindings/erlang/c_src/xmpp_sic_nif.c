@@ -1,13 +1,13 @@
 /*
  * The xmpp_sic NIF: converts Erlang terms to the arguments of the C ABI in
- * xmpp_sic.h, calls it, and maps the status to Erlang's idiom (badarg for
- * terms of the wrong type, {error, Atom} for expected failures).
+ * xmpp_sic.h, calls it, and maps the result to Erlang's idiom (badarg for
+ * terms of the wrong type, {error, Atom} for expected failures, plain terms
+ * for answers, from which the caller builds its own stanza).
  *
- * Every call runs on the normal scheduler and reports its work with
- * enif_consume_timeslice: a typical IQ (under 200 bytes) takes one or two
- * microseconds, and the costliest input the library accepts, a stanza of
- * just under 64 KiB made of character references, about 0.4 ms here (the
- * library refuses anything longer at once). See README.md for the figures.
+ * Every call runs on the normal scheduler: handle_parsed/8 visits the IQ's
+ * children and the payload's attributes and children, never below, and
+ * handle_iq/5 reads at most 64 KiB (about 0.4 ms for the costliest stanza,
+ * which is reported with enif_consume_timeslice).
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -18,7 +18,7 @@
 #include <erl_nif.h>
 
 #include "xmpp_sic.h"
-#include "reply_term.h"
+#include "iq_parts.h"
 
 /* Test builds load the same code under another module name. */
 #ifndef NIF_MODULE
@@ -31,38 +31,39 @@
 #endif
 
 /*
- * RFC 7622 caps each of the three JID parts at 1023 bytes. The library
- * refuses longer JIDs itself, but sic_reply_bound() grows with the JID
- * lengths without limit, so an absurd sender would make us allocate several
- * times its size before the library could refuse it.
+ * sic_reply_bound() grows with the JID lengths, so an absurd sender would
+ * make handle_iq/5 allocate several times its size before the library
+ * refused it as longer than a JID can be.
  */
-#define MAX_JID_BYTES (3 * 1023 + 2)
+#define MAX_JID_BYTES SIC_MAX_JID_LEN
 
-/*
- * Bytes of a worst-case stanza the library handles in 1% of a 1 ms
- * timeslice, rounded down (measured: about 1.8 KiB), so a scheduler is never
- * told less work than was done.
- */
+/* Bytes of the costliest stanza the library reads in 1% of a 1 ms slice. */
 #define BYTES_PER_PERCENT 1024
+/* Terms handle_parsed/8 visits in 1% of a 1 ms slice, rounded down. */
+#define TERMS_PER_PERCENT 4096
 
-static ERL_NIF_TERM atom_ok, atom_error, atom_pass, atom_undefined;
+static ERL_NIF_TERM atom_ok, atom_error, atom_pass, atom_result, atom_undefined;
 static ERL_NIF_TERM atom_omit_port, atom_keep_v4_mapped, atom_no_sic0;
-static ERL_NIF_TERM atom_buffer_too_small, atom_null_argument, atom_invalid_argument;
-static ERL_NIF_TERM atom_malformed_stanza, atom_panic, atom_unknown_status;
-static ERL_NIF_TERM atom_no_memory, atom_malformed_reply;
-static struct reply_atoms reply_atoms;
+static ERL_NIF_TERM atom_get, atom_set;
+static ERL_NIF_TERM atom_stream, atom_websocket, atom_bosh;
+static ERL_NIF_TERM atom_socket, atom_proxy_protocol, atom_forwarded;
+static ERL_NIF_TERM atom_sic1_address, atom_sic0_address, atom_sic0_ip;
+static ERL_NIF_TERM atom_invalid_argument, atom_malformed_stanza, atom_panic;
+static ERL_NIF_TERM atom_no_memory, atom_unknown_status, atom_unknown_answer;
+static struct xml_atoms xml_atoms;
 
-struct request {
-    ErlNifBinary iq;
-    ErlNifBinary sender;
-    ErlNifBinary target; /* size 0 when there is no target */
-    union {
-        struct sockaddr sa;
-        struct sockaddr_in v4;
-        struct sockaddr_in6 v6;
-    } peer;
-    socklen_t peer_len; /* 0 when the peer is unknown */
-    uint32_t flags;
+/* The error types and conditions the library answers with today; another
+ * one from a newer library is made when met. */
+static const char *const error_words[] = {
+    "auth", "cancel", "modify", "bad-request", "forbidden", "not-allowed", "service-unavailable",
+};
+#define ERROR_WORDS (sizeof error_words / sizeof error_words[0])
+static ERL_NIF_TERM error_word_atoms[ERROR_WORDS];
+
+union peer_addr {
+    struct sockaddr sa;
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
 };
 
 static void make_atoms(ErlNifEnv *env)
@@ -70,20 +71,32 @@ static void make_atoms(ErlNifEnv *env)
     atom_ok = enif_make_atom(env, "ok");
     atom_error = enif_make_atom(env, "error");
     atom_pass = enif_make_atom(env, "pass");
+    atom_result = enif_make_atom(env, "result");
     atom_undefined = enif_make_atom(env, "undefined");
     atom_omit_port = enif_make_atom(env, "omit_port");
     atom_keep_v4_mapped = enif_make_atom(env, "keep_v4_mapped");
     atom_no_sic0 = enif_make_atom(env, "no_sic0");
-    atom_buffer_too_small = enif_make_atom(env, "buffer_too_small");
-    atom_null_argument = enif_make_atom(env, "null_argument");
+    atom_get = enif_make_atom(env, "get");
+    atom_set = enif_make_atom(env, "set");
+    atom_stream = enif_make_atom(env, "stream");
+    atom_websocket = enif_make_atom(env, "websocket");
+    atom_bosh = enif_make_atom(env, "bosh");
+    atom_socket = enif_make_atom(env, "socket");
+    atom_proxy_protocol = enif_make_atom(env, "proxy_protocol");
+    atom_forwarded = enif_make_atom(env, "forwarded");
+    atom_sic1_address = enif_make_atom(env, "sic1_address");
+    atom_sic0_address = enif_make_atom(env, "sic0_address");
+    atom_sic0_ip = enif_make_atom(env, "sic0_ip");
     atom_invalid_argument = enif_make_atom(env, "invalid_argument");
     atom_malformed_stanza = enif_make_atom(env, "malformed_stanza");
     atom_panic = enif_make_atom(env, "panic");
-    atom_unknown_status = enif_make_atom(env, "unknown_status");
     atom_no_memory = enif_make_atom(env, "no_memory");
-    atom_malformed_reply = enif_make_atom(env, "malformed_reply");
-    reply_atoms.xmlel = enif_make_atom(env, "xmlel");
-    reply_atoms.xmlcdata = enif_make_atom(env, "xmlcdata");
+    atom_unknown_status = enif_make_atom(env, "unknown_status");
+    atom_unknown_answer = enif_make_atom(env, "unknown_answer");
+    for (size_t i = 0; i < ERROR_WORDS; i++)
+        error_word_atoms[i] = enif_make_atom(env, error_words[i]);
+    xml_atoms.xmlel = enif_make_atom(env, "xmlel");
+    xml_atoms.xmlcdata = enif_make_atom(env, "xmlcdata");
 }
 
 static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM load_info)
@@ -94,12 +107,10 @@ static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM load_info)
     if (sic_abi_version() != EXPECTED_ABI_VERSION)
         return 1;
     make_atoms(env);
-    reply_term_init();
     return 0;
 }
 
-static int upgrade(ErlNifEnv *env, void **priv_data, void **old_priv_data,
-                   ERL_NIF_TERM load_info)
+static int upgrade(ErlNifEnv *env, void **priv_data, void **old_priv_data, ERL_NIF_TERM load_info)
 {
     (void)old_priv_data;
     return load(env, priv_data, load_info);
@@ -110,28 +121,30 @@ static ERL_NIF_TERM error_tuple(ErlNifEnv *env, ERL_NIF_TERM reason)
     return enif_make_tuple2(env, atom_error, reason);
 }
 
-static ERL_NIF_TERM status_atom(sic_status status)
+/* What a call that produced no answer returns. NULL_ARGUMENT and
+ * BUFFER_TOO_SMALL cannot happen: every pointer and size is ours. */
+static ERL_NIF_TERM status_term(ErlNifEnv *env, sic_status status)
 {
     switch (status) {
     case SIC_STATUS_PASS: return atom_pass;
-    case SIC_STATUS_BUFFER_TOO_SMALL: return atom_buffer_too_small;
-    case SIC_STATUS_NULL_ARGUMENT: return atom_null_argument;
-    case SIC_STATUS_INVALID_ARGUMENT: return atom_invalid_argument;
-    case SIC_STATUS_MALFORMED_STANZA: return atom_malformed_stanza;
-    case SIC_STATUS_PANIC: return atom_panic;
-    default: return atom_unknown_status;
+    case SIC_STATUS_INVALID_ARGUMENT: return error_tuple(env, atom_invalid_argument);
+    case SIC_STATUS_MALFORMED_STANZA: return error_tuple(env, atom_malformed_stanza);
+    case SIC_STATUS_PANIC: return error_tuple(env, atom_panic);
+    default: return error_tuple(env, atom_unknown_status);
     }
+}
+
+static void consume(ErlNifEnv *env, size_t units, size_t per_percent)
+{
+    size_t percent = 1 + units / per_percent;
+    enif_consume_timeslice(env, percent > 100 ? 100 : (int)percent);
 }
 
 static int get_flags(ErlNifEnv *env, ERL_NIF_TERM list, uint32_t *flags)
 {
     ERL_NIF_TERM head;
-    unsigned len;
     uint32_t bits = 0;
 
-    /* enif_get_list_length fails on improper lists. */
-    if (!enif_get_list_length(env, list, &len))
-        return 0;
     while (enif_get_list_cell(env, list, &head, &list)) {
         if (enif_is_identical(head, atom_omit_port))
             bits |= SIC_FLAG_OMIT_PORT;
@@ -143,7 +156,7 @@ static int get_flags(ErlNifEnv *env, ERL_NIF_TERM list, uint32_t *flags)
             return 0;
     }
     *flags = bits;
-    return 1;
+    return enif_is_empty_list(env, list);
 }
 
 static int get_bounded_uint(ErlNifEnv *env, ERL_NIF_TERM term, unsigned max, unsigned *out)
@@ -154,185 +167,221 @@ static int get_bounded_uint(ErlNifEnv *env, ERL_NIF_TERM term, unsigned max, uns
 /*
  * An inet:ip_address() 4-tuple becomes AF_INET and an 8-tuple AF_INET6,
  * v4-mapped ones included: the library unmaps them (or keeps them with
- * keep_v4_mapped), so the choice stays in one place.
+ * keep_v4_mapped), so the choice stays in one place. *len is 0 for
+ * `undefined`.
  */
-static int get_peer(ErlNifEnv *env, ERL_NIF_TERM term, struct request *req)
+static int get_peer(ErlNifEnv *env, ERL_NIF_TERM term, union peer_addr *peer, socklen_t *len)
 {
     const ERL_NIF_TERM *pair, *parts;
     int arity, i;
     unsigned port, part;
 
-    memset(&req->peer, 0, sizeof req->peer);
-    req->peer_len = 0;
+    memset(peer, 0, sizeof *peer);
+    *len = 0;
     if (enif_is_identical(term, atom_undefined))
         return 1;
-    if (!enif_get_tuple(env, term, &arity, &pair) || arity != 2)
-        return 0;
-    if (!get_bounded_uint(env, pair[1], 65535, &port))
-        return 0;
-    if (!enif_get_tuple(env, pair[0], &arity, &parts))
+    if (!enif_get_tuple(env, term, &arity, &pair) || arity != 2 ||
+        !get_bounded_uint(env, pair[1], 65535, &port) ||
+        !enif_get_tuple(env, pair[0], &arity, &parts))
         return 0;
     if (arity == 4) {
-        unsigned char *octets = (unsigned char *)&req->peer.v4.sin_addr;
+        unsigned char *octets = (unsigned char *)&peer->v4.sin_addr;
         for (i = 0; i < 4; i++) {
             if (!get_bounded_uint(env, parts[i], 255, &part))
                 return 0;
             octets[i] = (unsigned char)part;
         }
-        req->peer.v4.sin_family = AF_INET;
-        req->peer.v4.sin_port = htons((uint16_t)port);
-        req->peer_len = sizeof req->peer.v4;
-    } else if (arity == 8) {
+        peer->v4.sin_family = AF_INET;
+        peer->v4.sin_port = htons((uint16_t)port);
+        *len = sizeof peer->v4;
+        return 1;
+    }
+    if (arity == 8) {
         for (i = 0; i < 8; i++) {
             if (!get_bounded_uint(env, parts[i], 65535, &part))
                 return 0;
-            req->peer.v6.sin6_addr.s6_addr[2 * i] = (unsigned char)(part >> 8);
-            req->peer.v6.sin6_addr.s6_addr[2 * i + 1] = (unsigned char)(part & 0xFF);
+            peer->v6.sin6_addr.s6_addr[2 * i] = (unsigned char)(part >> 8);
+            peer->v6.sin6_addr.s6_addr[2 * i + 1] = (unsigned char)(part & 0xFF);
         }
-        req->peer.v6.sin6_family = AF_INET6;
-        req->peer.v6.sin6_port = htons((uint16_t)port);
-        req->peer_len = sizeof req->peer.v6;
-    } else {
-        return 0;
-    }
-    return 1;
-}
-
-/* Returns 0 when a term has the wrong type: the caller raises badarg. */
-static int get_request(ErlNifEnv *env, const ERL_NIF_TERM argv[], struct request *req)
-{
-    if (!enif_inspect_iolist_as_binary(env, argv[0], &req->iq))
-        return 0;
-    if (!enif_inspect_binary(env, argv[1], &req->sender))
-        return 0;
-    if (enif_is_identical(argv[2], atom_undefined))
-        memset(&req->target, 0, sizeof req->target);
-    else if (!enif_inspect_binary(env, argv[2], &req->target))
-        return 0;
-    if (!get_peer(env, argv[3], req))
-        return 0;
-    return get_flags(env, argv[4], &req->flags);
-}
-
-static sic_status call_library(ErlNifEnv *env, const struct request *req,
-                               unsigned char *out, size_t cap, size_t *len)
-{
-    sic_status status = sic_handle_iq(req->iq.data, req->iq.size,
-                                      (const char *)req->sender.data, req->sender.size,
-                                      (const char *)req->target.data, req->target.size,
-                                      req->peer_len ? &req->peer.sa : NULL, req->peer_len,
-                                      req->flags, out, cap, len);
-    size_t percent = 1 + req->iq.size / BYTES_PER_PERCENT;
-
-    enif_consume_timeslice(env, percent > 100 ? 100 : (int)percent);
-    return status;
-}
-
-/* What a call that produced no reply returns. */
-static ERL_NIF_TERM status_term(ErlNifEnv *env, sic_status status)
-{
-    return status == SIC_STATUS_PASS ? atom_pass : error_tuple(env, status_atom(status));
-}
-
-/*
- * Runs the library into a fresh binary of `cap` bytes (or a NULL buffer
- * when `null_out` is set, which only tests use). On OK, `out` holds the
- * reply and 1 is returned; otherwise `out` has been released and
- * `*result` is the term to return.
- */
-static int run(ErlNifEnv *env, const struct request *req, size_t cap, int null_out,
-               ErlNifBinary *out, size_t *len, ERL_NIF_TERM *result)
-{
-    sic_status status;
-
-    if (!enif_alloc_binary(cap, out)) {
-        *result = error_tuple(env, atom_no_memory);
-        return 0;
-    }
-    status = call_library(env, req, null_out ? NULL : out->data, out->size, len);
-    if (status == SIC_STATUS_OK)
+        peer->v6.sin6_family = AF_INET6;
+        peer->v6.sin6_port = htons((uint16_t)port);
+        *len = sizeof peer->v6;
         return 1;
-    enif_release_binary(out);
-    *result = status_term(env, status);
+    }
     return 0;
 }
 
-static int jids_too_long(const struct request *req)
+/* `undefined` and <<>> are both "no target". */
+static int get_target(ErlNifEnv *env, ERL_NIF_TERM term, ErlNifBinary *target)
 {
-    return req->sender.size > MAX_JID_BYTES || req->target.size > MAX_JID_BYTES;
+    if (enif_is_identical(term, atom_undefined)) {
+        memset(target, 0, sizeof *target);
+        return 1;
+    }
+    return enif_inspect_binary(env, term, target);
 }
 
-static size_t reply_bound(const struct request *req)
+/* For the target, whose absence is (NULL, 0). */
+static const char *bytes_or_null(const ErlNifBinary *bin)
 {
-    return sic_reply_bound(req->iq.size, req->sender.size, req->target.size);
+    return bin->size ? (const char *)bin->data : NULL;
 }
 
-static ERL_NIF_TERM reply_binary(ErlNifEnv *env, const struct request *req, size_t cap, int null_out)
+/* For the sender, which is required: an empty one is an invalid JID, not
+ * a missing argument. */
+static const char *bytes(const ErlNifBinary *bin)
 {
-    ErlNifBinary out;
-    ERL_NIF_TERM result;
+    return bin->size ? (const char *)bin->data : "";
+}
+
+/* --- handle_parsed/8 ------------------------------------------------------ */
+
+/* Any other atom is a type attribute the library answers bad-request. */
+static int get_iq_type(ErlNifEnv *env, ERL_NIF_TERM term, uint32_t *type)
+{
+    if (enif_is_identical(term, atom_get))
+        *type = SIC_IQ_GET;
+    else if (enif_is_identical(term, atom_set))
+        *type = SIC_IQ_SET;
+    else if (enif_is_identical(term, atom_result))
+        *type = SIC_IQ_RESULT;
+    else if (enif_is_identical(term, atom_error))
+        *type = SIC_IQ_ERROR;
+    else if (enif_is_atom(env, term))
+        *type = SIC_IQ_OTHER;
+    else
+        return 0;
+    return 1;
+}
+
+static int get_choice(ERL_NIF_TERM term, const ERL_NIF_TERM *atoms, uint32_t count, uint32_t *out)
+{
+    uint32_t i;
+
+    for (i = 0; i < count; i++) {
+        if (enif_is_identical(term, atoms[i])) {
+            *out = i;
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static int get_connection(ERL_NIF_TERM transport, ERL_NIF_TERM source, struct sic_peer *peer)
+{
+    /* Indexed by the SIC_TRANSPORT_* and SIC_SOURCE_* values. */
+    const ERL_NIF_TERM transports[] = {atom_stream, atom_websocket, atom_bosh};
+    const ERL_NIF_TERM sources[] = {atom_socket, atom_proxy_protocol, atom_forwarded};
+
+    return get_choice(transport, transports, 3, &peer->transport) &&
+           get_choice(source, sources, 3, &peer->source);
+}
+
+static ERL_NIF_TERM make_text(ErlNifEnv *env, const char *text, size_t len)
+{
+    ERL_NIF_TERM term;
+
+    memcpy(enif_make_new_binary(env, len, &term), text, len);
+    return term;
+}
+
+static ERL_NIF_TERM error_word(ErlNifEnv *env, const char *word)
+{
+    for (size_t i = 0; i < ERROR_WORDS; i++) {
+        if (strcmp(word, error_words[i]) == 0)
+            return error_word_atoms[i];
+    }
+    return enif_make_atom(env, word);
+}
+
+static ERL_NIF_TERM answer_term(ErlNifEnv *env, const struct sic_answer *answer)
+{
+    ERL_NIF_TERM form;
+
+    if (answer->kind == SIC_ANSWER_ERROR && answer->error_type && answer->error_condition) {
+        const char *text = answer->error_text ? answer->error_text : "";
+        return enif_make_tuple4(env, atom_error, error_word(env, answer->error_type),
+                                error_word(env, answer->error_condition),
+                                make_text(env, text, strlen(text)));
+    }
+    if (answer->kind != SIC_ANSWER_RESULT || answer->ip_len >= sizeof answer->ip)
+        return error_tuple(env, atom_unknown_answer);
+    switch (answer->form) {
+    case SIC_FORM_SIC1_ADDRESS: form = atom_sic1_address; break;
+    case SIC_FORM_SIC0_ADDRESS: form = atom_sic0_address; break;
+    case SIC_FORM_SIC0_IP: form = atom_sic0_ip; break;
+    default: return error_tuple(env, atom_unknown_answer);
+    }
+    return enif_make_tuple4(env, atom_result, form, make_text(env, answer->ip, answer->ip_len),
+                            answer->port ? enif_make_uint(env, answer->port) : atom_undefined);
+}
+
+/*
+ * handle_parsed(Type, SubEls, Sender, Target, Peer, Transport, Source, Flags):
+ * see xmpp_sic.erl for the terms.
+ */
+static ERL_NIF_TERM nif_handle_parsed(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    struct sic_iq iq;
+    struct sic_peer peer;
+    struct sic_answer answer;
+    union peer_addr addr;
+    ErlNifBinary sender, target;
+    uint32_t flags;
+    size_t work = 0;
+    sic_status status;
+
+    (void)argc;
+    if (!get_iq_type(env, argv[0], &iq.type) ||
+        !iq_parts_read(env, &xml_atoms, argv[1], &iq, &work) ||
+        !enif_inspect_binary(env, argv[2], &sender) || !get_target(env, argv[3], &target) ||
+        !get_peer(env, argv[4], &addr, &peer.addr_len) ||
+        !get_connection(argv[5], argv[6], &peer) || !get_flags(env, argv[7], &flags))
+        return enif_make_badarg(env);
+    iq.sender = bytes(&sender);
+    iq.sender_len = sender.size;
+    iq.target = bytes_or_null(&target);
+    iq.target_len = target.size;
+    peer.addr = peer.addr_len ? &addr.sa : NULL;
+    if (work >= TERMS_PER_PERCENT)
+        consume(env, work, TERMS_PER_PERCENT);
+    status = sic_handle_parsed(&iq, &peer, flags, &answer);
+    return status == SIC_STATUS_OK ? answer_term(env, &answer) : status_term(env, status);
+}
+
+/* --- handle_iq/5: the raw stanza, on the library's own parser --------------- */
+
+static ERL_NIF_TERM nif_handle_iq(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
+{
+    ErlNifBinary iq, sender, target, out;
+    union peer_addr addr;
+    socklen_t addr_len;
+    uint32_t flags;
     size_t len;
+    sic_status status;
 
-    if (!run(env, req, cap, null_out, &out, &len, &result))
-        return result;
-    if (!enif_realloc_binary(&out, len)) {
-        enif_release_binary(&out);
+    (void)argc;
+    if (!enif_inspect_iolist_as_binary(env, argv[0], &iq) ||
+        !enif_inspect_binary(env, argv[1], &sender) || !get_target(env, argv[2], &target) ||
+        !get_peer(env, argv[3], &addr, &addr_len) || !get_flags(env, argv[4], &flags))
+        return enif_make_badarg(env);
+    if (sender.size > MAX_JID_BYTES || target.size > MAX_JID_BYTES)
+        return error_tuple(env, atom_invalid_argument);
+    if (!enif_alloc_binary(sic_reply_bound(iq.size, sender.size, target.size), &out))
         return error_tuple(env, atom_no_memory);
+    status = sic_handle_iq(iq.data, iq.size, bytes(&sender), sender.size,
+                           bytes_or_null(&target), target.size, addr_len ? &addr.sa : NULL,
+                           addr_len, flags, out.data, out.size, &len);
+    consume(env, iq.size, BYTES_PER_PERCENT);
+    if (status != SIC_STATUS_OK || !enif_realloc_binary(&out, len)) {
+        enif_release_binary(&out);
+        return status == SIC_STATUS_OK ? error_tuple(env, atom_no_memory)
+                                       : status_term(env, status);
     }
     return enif_make_tuple2(env, atom_ok, enif_make_binary(env, &out));
 }
 
-/* Replies to ordinary requests fit here, sparing an allocation per IQ. */
-#define STACK_REPLY_BYTES 2048
-
-static ERL_NIF_TERM reply_xmlel(ErlNifEnv *env, const struct request *req)
-{
-    unsigned char stack_buf[STACK_REPLY_BYTES];
-    unsigned char *buf = stack_buf;
-    size_t cap = reply_bound(req), len;
-    sic_status status;
-    ERL_NIF_TERM el;
-    int parsed;
-
-    if (cap > sizeof stack_buf && (buf = enif_alloc(cap)) == NULL)
-        return error_tuple(env, atom_no_memory);
-    status = call_library(env, req, buf, cap, &len);
-    parsed = status == SIC_STATUS_OK && reply_to_xmlel(env, &reply_atoms, buf, len, &el);
-    if (buf != stack_buf)
-        enif_free(buf);
-    if (status != SIC_STATUS_OK)
-        return status_term(env, status);
-    if (!parsed)
-        return error_tuple(env, atom_malformed_reply);
-    return enif_make_tuple2(env, atom_ok, el);
-}
-
-enum reply_form { AS_BINARY, AS_XMLEL };
-
-static ERL_NIF_TERM handle(ErlNifEnv *env, const ERL_NIF_TERM argv[], enum reply_form form)
-{
-    struct request req;
-
-    if (!get_request(env, argv, &req))
-        return enif_make_badarg(env);
-    if (jids_too_long(&req))
-        return error_tuple(env, atom_invalid_argument);
-    if (form == AS_BINARY)
-        return reply_binary(env, &req, reply_bound(&req), 0);
-    return reply_xmlel(env, &req);
-}
-
-static ERL_NIF_TERM nif_handle_iq(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
-{
-    (void)argc;
-    return handle(env, argv, AS_BINARY);
-}
-
-static ERL_NIF_TERM nif_handle_iq_el(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
-{
-    (void)argc;
-    return handle(env, argv, AS_XMLEL);
-}
+/* --- the rest --------------------------------------------------------------- */
 
 static ERL_NIF_TERM nif_features(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
@@ -347,13 +396,9 @@ static ERL_NIF_TERM nif_features(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
         return enif_make_badarg(env);
     for (n = 0; n < MAX_FEATURES; n++) {
         const char *feature = sic_feature(flags, n);
-        size_t flen;
-        unsigned char *dst;
         if (feature == NULL)
             break;
-        flen = strlen(feature);
-        dst = enif_make_new_binary(env, flen, &features[n]);
-        memcpy(dst, feature, flen);
+        features[n] = make_text(env, feature, strlen(feature));
     }
     return enif_make_list_from_array(env, features, (unsigned)n);
 }
@@ -361,13 +406,10 @@ static ERL_NIF_TERM nif_features(ErlNifEnv *env, int argc, const ERL_NIF_TERM ar
 static ERL_NIF_TERM nif_version(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
 {
     const char *version = sic_version();
-    size_t len = strlen(version);
-    ERL_NIF_TERM term;
 
     (void)argc;
     (void)argv;
-    memcpy(enif_make_new_binary(env, len, &term), version, len);
-    return term;
+    return make_text(env, version, strlen(version));
 }
 
 static ERL_NIF_TERM nif_abi_version(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
@@ -377,62 +419,12 @@ static ERL_NIF_TERM nif_abi_version(ErlNifEnv *env, int argc, const ERL_NIF_TERM
     return enif_make_uint(env, sic_abi_version());
 }
 
-#ifdef XMPP_SIC_TEST_HOOKS
-/*
- * handle_iq_cap(Iq, Sender, Target, Peer, Flags, Cap): like handle_iq but
- * with a chosen buffer size, or a NULL buffer for Cap = null, so tests reach
- * the statuses and error paths that the real entry points never provoke.
- */
-static ERL_NIF_TERM nif_handle_iq_cap(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
-{
-    struct request req;
-    unsigned long cap;
-    int null_out = 0;
-
-    (void)argc;
-    if (!get_request(env, argv, &req))
-        return enif_make_badarg(env);
-    if (enif_is_identical(argv[5], enif_make_atom(env, "null"))) {
-        null_out = 1;
-        cap = 1;
-    } else if (!enif_get_ulong(env, argv[5], &cap)) {
-        return enif_make_badarg(env);
-    }
-    return reply_binary(env, &req, cap, null_out);
-}
-
-/* parse_reply(Text): the reply parser alone, for fuzzing it. */
-static ERL_NIF_TERM nif_parse_reply(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
-{
-    ErlNifBinary text;
-    unsigned char *copy;
-    ERL_NIF_TERM el;
-    int parsed;
-
-    (void)argc;
-    if (!enif_inspect_binary(env, argv[0], &text))
-        return enif_make_badarg(env);
-    /* An exact-size copy, so ASan sees any read past the end. */
-    if ((copy = enif_alloc(text.size ? text.size : 1)) == NULL)
-        return error_tuple(env, atom_no_memory);
-    if (text.size)
-        memcpy(copy, text.data, text.size);
-    parsed = reply_to_xmlel(env, &reply_atoms, copy, text.size, &el);
-    enif_free(copy);
-    return parsed ? enif_make_tuple2(env, atom_ok, el) : atom_error;
-}
-#endif
-
 static ErlNifFunc nif_funcs[] = {
+    {"handle_parsed", 8, nif_handle_parsed, 0},
     {"handle_iq", 5, nif_handle_iq, 0},
-    {"handle_iq_el", 5, nif_handle_iq_el, 0},
     {"features", 1, nif_features, 0},
     {"version", 0, nif_version, 0},
     {"abi_version", 0, nif_abi_version, 0},
-#ifdef XMPP_SIC_TEST_HOOKS
-    {"handle_iq_cap", 6, nif_handle_iq_cap, 0},
-    {"parse_reply", 1, nif_parse_reply, 0},
-#endif
 };
 
 /* The extra level expands NIF_MODULE before ERL_NIF_INIT stringifies it. */

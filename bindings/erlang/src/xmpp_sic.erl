@@ -1,9 +1,11 @@
 %%% @doc XEP-0279 "Server IP Check" for Erlang XMPP servers.
 %%%
 %%% A thin binding of the xmpp-sic library (`include/xmpp_sic.h'): the host
-%%% hands over the IQ as it serialised it, the authenticated sender, the JID
-%%% the IQ was addressed to and the client's address; the library answers
-%%% with a result or error stanza, or says the IQ is not its business.
+%%% hands over the parts of the IQ it has parsed, the authenticated sender,
+%%% the JID the IQ was addressed to and what it knows of the client's
+%%% connection; the library answers with the result or error to send, which
+%%% the host builds with its own XML library, or says the IQ is not its
+%%% business.
 %%%
 %%% Terms of the wrong type raise `badarg'; expected failures return
 %%% `{error, Reason}'. Every function is a normal NIF that returns within
@@ -11,15 +13,15 @@
 %%% @end
 -module(xmpp_sic).
 
--export([handle_iq/5, handle_iq_el/5, features/1, version/0, abi_version/0]).
+-export([handle_parsed/8, handle_iq/5, features/1, version/0, abi_version/0]).
 
--export_type([flag/0, peer/0, reason/0, xmlel/0, xmlcdata/0]).
+-export_type([flag/0, peer/0, transport/0, source/0, form/0, answer/0, reason/0,
+              xmlel/0, xmlcdata/0]).
 
 -on_load(load_nif/0).
 
 -type flag() :: omit_port | keep_v4_mapped | no_sic0.
-%% `omit_port': never report a port (for addresses taken from a proxy
-%% header, whose port is the proxy's). `keep_v4_mapped': report an
+%% `omit_port': never report a port. `keep_v4_mapped': report an
 %% IPv4-mapped IPv6 peer as `::ffff:a.b.c.d' instead of `a.b.c.d'.
 %% `no_sic0': answer only `urn:xmpp:sic:1'; sic:0 requests pass.
 
@@ -27,48 +29,75 @@
 %% The client's address and port, `undefined' when unknown (the client then
 %% gets `<service-unavailable/>'). Port 0 means "no port to report".
 
--type reason() :: invalid_argument | malformed_stanza | panic
-                | buffer_too_small | null_argument | unknown_status
-                | no_memory | malformed_reply.
+-type transport() :: stream | websocket | bosh.
+%% `stream': TCP with or without TLS (RFC 6120). `websocket': RFC 7395.
+%% `bosh': XEP-0206, whose session outlives its HTTP connections, so no
+%% port is ever reported.
+
+-type source() :: socket | proxy_protocol | forwarded.
+%% Where the peer's address came from: the server's own socket, a PROXY
+%% protocol header of a trusted proxy (its port is the client's), or an
+%% HTTP header such as X-Forwarded-For (no port is reported: the host keeps
+%% the proxy's).
+
+-type form() :: sic1_address | sic0_address | sic0_ip.
+%% The payload to answer with: `<address xmlns="urn:xmpp:sic:1">' holding
+%% `<ip/>' and, when a port is given, `<port/>'; `<address
+%% xmlns="urn:xmpp:sic:0">' holding `<ip/>'; `<ip xmlns="urn:xmpp:sic:0">'
+%% holding the address as text.
+
+-type answer() :: {result, form(), IP :: binary(), inet:port_number() | undefined}
+                | {error, Type :: auth | cancel | modify, Condition :: atom(), Text :: binary()}.
+%% A result, or an XMPP stanza error: its type, its RFC 6120 condition as
+%% an atom (bad-request, forbidden, not-allowed, service-unavailable), and
+%% an English text for it.
+
+-type reason() :: invalid_argument | malformed_stanza | panic | no_memory
+                | unknown_status | unknown_answer.
 %% `invalid_argument': the sender or target is not a valid JID.
-%% `malformed_stanza': not exactly one well-formed `<iq/>' with `id' and
-%% `type', or longer than 65536 bytes. `panic': the library caught an
-%% internal bug. `no_memory': the reply buffer could not be allocated.
-%% `malformed_reply' (handle_iq_el/5 only): the reply text could not be
-%% turned into a term, which would be a bug. `buffer_too_small',
-%% `null_argument' and `unknown_status' cannot happen through this module
-%% and are listed for completeness of the status mapping.
+%% `malformed_stanza' (handle_iq/5 only): not exactly one well-formed
+%% `<iq/>' with `id' and `type', or longer than 65536 bytes. `panic': the
+%% library caught an internal bug. `no_memory': handle_iq/5 could not
+%% allocate its reply. `unknown_status' and `unknown_answer': a library
+%% newer than this binding answered something it does not know.
 
 -type xmlcdata() :: {xmlcdata, binary()}.
 -type xmlel() :: {xmlel, Name :: binary(), Attrs :: [{binary(), binary()}],
                   Children :: [xmlel() | xmlcdata()]}.
-%% The `#xmlel{}' record of fast_xml (fxml.hrl), which ejabberd routes.
+%% fast_xml's `#xmlel{}' record (fxml.hrl), which ejabberd parses into.
 
-%% @doc Answers a Server IP Check request.
+%% @doc Answers a Server IP Check request that the host has parsed.
 %%
-%% `Iq' is the stanza as the host serialised it (iodata, at most 65536
-%% bytes). `Sender' is the authenticated full JID the host stamped on it;
-%% the stanza's own `from' is ignored. `Target' is the JID the IQ was
-%% addressed to, or `undefined' when it had none. IPv4 tuples are passed as
-%% `sockaddr_in', IPv6 8-tuples (v4-mapped ones included) as
-%% `sockaddr_in6'.
+%% `Type' is the IQ's type (`get', `set', `result', `error'; any other
+%% atom is an unknown type, answered bad-request). `SubEls' are the IQ's
+%% children as parsed (ejabberd's `#iq.sub_els', each `#xmlel{}' or
+%% `{xmlcdata, Text}'): the first element is the payload, whose namespace
+%% is its `xmlns' attribute. Only the children and the payload's own
+%% attributes and children are looked at, never deeper, so the call costs
+%% the same for a payload nested to any depth. `Sender' is the
+%% authenticated JID the host stamped; `Target' the JID the IQ was
+%% addressed to, or `undefined'. `Transport' and `Source' say how the
+%% client is connected and where `Peer' came from.
 %%
-%% Returns `{ok, Reply}' with a result or error stanza to send to the
-%% sender, `pass' when the IQ is not a Server IP Check request (route it as
-%% if this module were absent), or `{error, Reason}'.
+%% Returns the answer to send to the sender, `pass' when the IQ is not a
+%% Server IP Check request (route it as if this module were absent), or
+%% `{error, Reason}'.
+-spec handle_parsed(Type :: atom(), SubEls :: [xmlel() | xmlcdata()], Sender :: binary(),
+                    Target :: binary() | undefined, Peer :: peer(), Transport :: transport(),
+                    Source :: source(), Flags :: [flag()]) ->
+          answer() | pass | {error, reason()}.
+handle_parsed(_Type, _SubEls, _Sender, _Target, _Peer, _Transport, _Source, _Flags) ->
+    erlang:nif_error(nif_not_loaded).
+
+%% @doc Answers a Server IP Check request given as text, on the library's
+%% own XML parser: `Iq' is the stanza (iodata, at most 65536 bytes), the
+%% other arguments as for {@link handle_parsed/8} over a plain stream.
+%% Returns `{ok, Reply}' with the result or error stanza as text, `pass',
+%% or `{error, Reason}'. For hosts that hold the stanza as text.
 -spec handle_iq(Iq :: iodata(), Sender :: binary(), Target :: binary() | undefined,
                 Peer :: peer(), Flags :: [flag()]) ->
           {ok, binary()} | pass | {error, reason()}.
 handle_iq(_Iq, _Sender, _Target, _Peer, _Flags) ->
-    erlang:nif_error(nif_not_loaded).
-
-%% @doc Like {@link handle_iq/5}, but the reply comes as a fast_xml
-%% `#xmlel{}' term, built in C from the reply text, so that an ejabberd
-%% module can route it without running an XML parser over it again.
--spec handle_iq_el(Iq :: iodata(), Sender :: binary(), Target :: binary() | undefined,
-                   Peer :: peer(), Flags :: [flag()]) ->
-          {ok, xmlel()} | pass | {error, reason()}.
-handle_iq_el(_Iq, _Sender, _Target, _Peer, _Flags) ->
     erlang:nif_error(nif_not_loaded).
 
 %% @doc The disco#info features to advertise for these flags.

@@ -5,10 +5,11 @@
 %%%       -eval 'xmpp_sic_bench:print(), halt().'
 -module(xmpp_sic_bench).
 
--export([run/0, print/0, per_call/2, stanza_of/1]).
+-export([run/0, print/0, per_call/2]).
 
 -define(SENDER, <<"alice@example.org/phone">>).
 -define(PEER, {{192, 0, 2, 1}, 5222}).
+-define(SIC1, <<"urn:xmpp:sic:1">>).
 
 %% Microseconds per call, as the median of five rounds of N calls.
 -spec per_call(fun(() -> term()), pos_integer()) -> float().
@@ -22,27 +23,24 @@ per_call(Fun, N) ->
 repeat(_Fun, 0) -> ok;
 repeat(Fun, N) -> Fun(), repeat(Fun, N - 1).
 
-%% A stanza of about Size bytes whose id is all character references: the
-%% slowest input per byte for the library.
--spec stanza_of(pos_integer()) -> binary().
-stanza_of(Size) ->
-    Head = <<"<iq type='get' id='">>,
-    Tail = <<"'><address xmlns='urn:xmpp:sic:1'/></iq>">>,
-    Refs = (Size - byte_size(Head) - byte_size(Tail)) div 5,
-    iolist_to_binary([Head, lists:duplicate(Refs, <<"&amp;">>), Tail]).
-
 -spec run() -> [{string(), float()}].
 run() ->
+    Payload = {xmlel, <<"address">>, [{<<"xmlns">>, ?SIC1}], []},
+    Deep = lists:foldl(fun(_, Inner) -> {xmlel, <<"a">>, [], [Inner]} end,
+                       {xmlel, <<"a">>, [], []}, lists:seq(1, 5000)),
+    Nested = {xmlel, <<"address">>, [{<<"xmlns">>, ?SIC1}], [Deep]},
+    Parsed = fun(El) -> fun() -> xmpp_sic:handle_parsed(get, [El], ?SENDER, undefined, ?PEER,
+                                                        stream, socket, []) end end,
     Small = <<"<iq type='get' id='ab12'><address xmlns='urn:xmpp:sic:1'/></iq>">>,
-    Call = fun(F, Iq) -> fun() -> xmpp_sic:F(Iq, ?SENDER, undefined, ?PEER, []) end end,
-    [{"handle_iq, 64-byte sic:1 request", per_call(Call(handle_iq, Small), 100000)},
-     {"handle_iq_el, same request", per_call(Call(handle_iq_el, Small), 100000)},
-     {"handle_iq, 8 KiB of references",
-      per_call(Call(handle_iq, stanza_of(8192)), 500)},
-     {"handle_iq, 64 KiB of references (the costliest stanza accepted)",
-      per_call(Call(handle_iq, stanza_of(65536)), 50)}].
+    [{"handle_parsed, sic:1 get", per_call(Parsed(Payload), 200000)},
+     {"handle_parsed, sic:1 get with one child (bad-request)",
+      per_call(Parsed(setelement(4, Payload, [{xmlel, <<"a">>, [], []}])), 200000)},
+     {"handle_parsed, sic:1 get with a payload 5000 deep (bad-request)",
+      per_call(Parsed(Nested), 200000)},
+     {"handle_iq, the same 64-byte request as text",
+      per_call(fun() -> xmpp_sic:handle_iq(Small, ?SENDER, undefined, ?PEER, []) end, 200000)}].
 
 -spec print() -> ok.
 print() ->
-    [io:format("~-66s ~9.2f us/call~n", [Label, Us]) || {Label, Us} <- run()],
+    [io:format("~-66s ~9.3f us/call~n", [Label, Us]) || {Label, Us} <- run()],
     ok.

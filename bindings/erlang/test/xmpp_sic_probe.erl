@@ -1,24 +1,18 @@
-%%% @doc The NIF built against the library's panic-probe feature and with
-%%% test hooks: a request with id "xmpp-sic:panic" panics inside the
-%%% library, handle_iq_cap/6 chooses the reply buffer, so tests reach
-%%% every status, and parse_reply/1 runs the reply parser alone.
+%%% @doc The NIF built against the library's panic-probe feature: a
+%%% request with id "xmpp-sic:panic" panics inside the library, so tests
+%%% see how the NIF reports a caught panic.
 -module(xmpp_sic_probe).
 
--export([load_from/1, handle_iq/5, handle_iq_el/5, handle_iq_cap/6, parse_reply/1,
-         features/1, version/0, abi_version/0]).
+-export([load_from/1, handle_parsed/8, handle_iq/5, features/1, version/0, abi_version/0]).
 
 -spec load_from(string()) -> ok | {error, term()}.
 load_from(Path) -> erlang:load_nif(Path, 0).
 
+-spec handle_parsed(atom(), list(), binary(), binary() | undefined, xmpp_sic:peer(),
+                    xmpp_sic:transport(), xmpp_sic:source(), [xmpp_sic:flag()]) -> term().
+handle_parsed(_, _, _, _, _, _, _, _) -> erlang:nif_error(nif_not_loaded).
 -spec handle_iq(iodata(), binary(), binary() | undefined, xmpp_sic:peer(), [xmpp_sic:flag()]) -> term().
 handle_iq(_, _, _, _, _) -> erlang:nif_error(nif_not_loaded).
--spec handle_iq_el(iodata(), binary(), binary() | undefined, xmpp_sic:peer(), [xmpp_sic:flag()]) -> term().
-handle_iq_el(_, _, _, _, _) -> erlang:nif_error(nif_not_loaded).
--spec handle_iq_cap(iodata(), binary(), binary() | undefined, xmpp_sic:peer(), [xmpp_sic:flag()],
-                    non_neg_integer() | null) -> term().
-handle_iq_cap(_, _, _, _, _, _) -> erlang:nif_error(nif_not_loaded).
--spec parse_reply(binary()) -> {ok, xmpp_sic:xmlel()} | error.
-parse_reply(_) -> erlang:nif_error(nif_not_loaded).
 -spec features([xmpp_sic:flag()]) -> [binary()].
 features(_) -> erlang:nif_error(nif_not_loaded).
 -spec version() -> binary().

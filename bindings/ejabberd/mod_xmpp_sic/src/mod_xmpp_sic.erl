@@ -85,14 +85,14 @@ mod_doc() ->
 
 %%% IQ handling
 
-%% The sender's c2s process knows the connection's address and port; the
-%% session table knows them too, but asking it (ejabberd_sm:get_user_ip/3:
-%% three stringprep calls, the backend's session lookup) cost about 6 us of
-%% the 9 us that mod_sic spends per request. So the c2s process stamps the
-%% address on its own Server IP Check requests as they leave, and
-%% process_iq/1 reads it from there. Only get/set IQs whose one payload is
-%% in a Server IP Check namespace are touched; for any other packet this is
-%% one failed function-head match.
+%% The sender's c2s process knows the connection: its address and port, its
+%% transport, and whether the address came from a proxy. The session table
+%% knows the address too, but asking it (ejabberd_sm:get_user_ip/3: three
+%% stringprep calls, the backend's session lookup) costs more than the rest
+%% of the request. So the c2s process stamps these facts on its own Server
+%% IP Check requests as they leave, and process_iq/1 reads them from there.
+%% Only get/set IQs whose one payload is in a Server IP Check namespace are
+%% touched; for any other packet this is one failed function-head match.
 -spec user_send_packet({stanza(), ejabberd_c2s:state()}) -> {stanza(), ejabberd_c2s:state()}.
 user_send_packet({#iq{type = Type, sub_els = [#xmlel{attrs = Attrs}]} = IQ,
                   #{ip := {IP, Port} = Peer} = State})
@@ -102,98 +102,99 @@ user_send_packet({#iq{type = Type, sub_els = [#xmlel{attrs = Attrs}]} = IQ,
     %% has {local, Path} there, and is then answered as one without a
     %% usable address.
     case lists:keyfind(<<"xmlns">>, 1, Attrs) of
-        {_, <<"urn:xmpp:sic:", _/binary>>} -> {xmpp:put_meta(IQ, ?PEER_META, Peer), State};
-        _ -> {IQ, State}
+        {_, <<"urn:xmpp:sic:", _/binary>>} ->
+            {xmpp:put_meta(IQ, ?PEER_META, connection(Peer, State)), State};
+        _ ->
+            {IQ, State}
     end;
 user_send_packet(Acc) ->
     Acc.
 
+%% {Peer, Transport, Source} for the library, from the c2s socket (an
+%% xmpp_socket state) when there is one.
+connection(Peer, #{socket := Socket}) ->
+    Transport = transport(xmpp_socket:get_transport(Socket)),
+    {Peer, Transport, source(Transport, Socket)};
+connection(Peer, _State) ->
+    {Peer, stream, socket}.
+
+%% xmpp_socket's transports, and ejabberd_c2s's connection types in the
+%% session table: every other one is a TCP stream, with TLS or zlib or not.
+transport(websocket) -> websocket;
+transport(http_bind) -> bosh;
+transport(_) -> stream.
+
+%% ejabberd keeps where the address came from in two places. A listener
+%% with use_proxy_protocol hands the c2s socket the PROXY header's
+%% endpoints (xmpp_socket's #socket_state.sock_peer_name, its 7th field in
+%% p1_xmpp 1.6 and 1.9; the record is private, hence element/2). An HTTP
+%% listener replaces the address with X-Forwarded-For's when the request
+%% came through trusted_proxies, keeping the proxy's port, and tells the
+%% session nothing of it: so with trusted_proxies set, a WebSocket or BOSH
+%% address is taken as forwarded, which at worst leaves out a port.
+source(stream, Socket)
+  when is_tuple(Socket), tuple_size(Socket) >= 7, element(1, Socket) =:= socket_state,
+       element(7, Socket) =/= none ->
+    proxy_protocol;
+source(stream, _Socket) ->
+    socket;
+source(_HTTP, _Socket) ->
+    case ejabberd_option:trusted_proxies() of
+        [] -> socket;
+        _ -> forwarded
+    end.
+
 %% Keeps the payload raw: ejabberd's codec rejects the XEP v0.1 <ip/> form
-%% ("Missing cdata"), and the library wants the XML anyway.
+%% ("Missing cdata"), and the library wants only its name and shape.
 -spec decode_iq_subel(xmlel() | xmpp_element()) -> xmlel().
 decode_iq_subel(#xmlel{} = El) -> El;
 decode_iq_subel(El) -> xmpp:encode(El).
 
+%% The reply is built from ejabberd's own records and the answer's plain
+%% terms: the request and its payload are never serialised (fast_xml's
+%% serialiser recurses once per nesting level, and a payload a few thousand
+%% levels deep would take the node down), and an error reply carries no
+%% copy of them.
 -spec process_iq(iq()) -> iq().
-process_iq(#iq{type = Type, id = Id, lang = Lang, from = From, to = To,
-               sub_els = [El]} = IQ) ->
-    Stanza = request(Type, Id, El),
-    Flags = host_flags(To#jid.lserver),
-    case xmpp_sic:handle_iq_el(Stanza, jid_text(From), target(From, To), peer(IQ), Flags) of
-        {ok, #xmlel{attrs = Attrs, children = Children}} ->
-            %% The reply's to/from are the sender and target we passed in,
-            %% so ejabberd's own #jid{} records are reused instead of
-            %% parsing them back from text.
-            IQ#iq{type = reply_type(Attrs), from = To, to = From, sub_els = Children};
+process_iq(#iq{type = Type, lang = Lang, from = From, to = To, sub_els = SubEls} = IQ) ->
+    {Peer, Transport, Source} = request_connection(IQ),
+    case xmpp_sic:handle_parsed(Type, SubEls, jid_text(From), target(From, To), Peer,
+                                Transport, Source, host_flags(To#jid.lserver)) of
+        {result, Form, IP, Port} ->
+            xmpp:make_iq_result(IQ, payload(Form, IP, Port));
+        {error, ErrType, Condition, Text} ->
+            error_reply(IQ, #stanza_error{type = ErrType, reason = Condition,
+                                          text = [#text{lang = <<"en">>, data = Text}]});
         pass ->
-            ?DEBUG("mod_xmpp_sic: not a Server IP Check request, refused:~n~ts", [Stanza]),
-            xmpp:make_error(IQ, xmpp:err_service_unavailable(
-                                  <<"No module is handling this query">>, Lang));
-        {error, malformed_stanza} ->
-            ?DEBUG("mod_xmpp_sic: the library refused the stanza as malformed:~n~ts", [Stanza]),
-            xmpp:make_error(IQ, xmpp:err_bad_request(<<"Malformed Server IP Check request">>, Lang));
+            error_reply(IQ, xmpp:err_service_unavailable(
+                              <<"No module is handling this query">>, Lang));
         {error, invalid_argument} ->
             %% ejabberd accepted both JIDs, so the library's RFC 7622 checks
             %% disagree with ejabberd's stringprep: worth a look, not a crash.
             ?WARNING_MSG("mod_xmpp_sic: the xmpp-sic library refused the JIDs ~ts and ~ts",
                          [jid:encode(From), jid:encode(To)]),
-            xmpp:make_error(IQ, xmpp:err_internal_server_error(
-                                  <<"Server IP Check failed">>, Lang));
+            error_reply(IQ, xmpp:err_internal_server_error(<<"Server IP Check failed">>, Lang));
         {error, Reason} ->
             ?ERROR_MSG("mod_xmpp_sic: the xmpp-sic library failed with ~p on a request "
-                       "from ~ts to ~ts:~n~ts",
-                       [Reason, jid:encode(From), jid:encode(To), Stanza]),
-            xmpp:make_error(IQ, xmpp:err_internal_server_error(
-                                  <<"Server IP Check failed">>, Lang))
+                       "from ~ts to ~ts", [Reason, jid:encode(From), jid:encode(To)]),
+            error_reply(IQ, xmpp:err_internal_server_error(<<"Server IP Check failed">>, Lang))
     end.
 
-%% The library reads only the IQ's type, id and payload (sender and target
-%% come as arguments), so a minimal <iq/> is written: this runs on every
-%% request, and costs a fraction of handing a record tree to
-%% fxml:element_to_binary/1. It is built as one binary, because the NIF
-%% would otherwise flatten an iolist into a temporary one (measured: 16 ns
-%% here against about 0.5 us there).
--spec request(get | set, binary(), xmlel() | xmpp_element()) -> binary().
-request(Type, Id, El) ->
-    TypeText = atom_to_binary(Type, latin1),
-    IdText = attr_text(Id),
-    Payload = payload(El),
-    <<"<iq type='", TypeText/binary, "' id='", IdText/binary, "'>", Payload/binary, "</iq>">>.
+error_reply(IQ, Error) ->
+    xmpp:make_error(IQ#iq{sub_els = []}, Error).
 
-%% The usual request is an empty element whose only attribute is the
-%% namespace it was routed on, which is one of the library's own and needs
-%% no escaping, as an element name from the parser needs none.
-payload(#xmlel{name = Name, attrs = [{<<"xmlns">>, NS}], children = []}) ->
-    <<"<", Name/binary, " xmlns='", NS/binary, "'/>">>;
-payload(El) ->
-    fxml:element_to_binary(decode_iq_subel(El)).
+payload(sic1_address, IP, undefined) ->
+    #xmlel{name = <<"address">>, attrs = [{<<"xmlns">>, ?NS_SIC_1}], children = [field(<<"ip">>, IP)]};
+payload(sic1_address, IP, Port) ->
+    #xmlel{name = <<"address">>, attrs = [{<<"xmlns">>, ?NS_SIC_1}],
+           children = [field(<<"ip">>, IP), field(<<"port">>, integer_to_binary(Port))]};
+payload(sic0_address, IP, _Port) ->
+    #xmlel{name = <<"address">>, attrs = [{<<"xmlns">>, ?NS_SIC_0}], children = [field(<<"ip">>, IP)]};
+payload(sic0_ip, IP, _Port) ->
+    #xmlel{name = <<"ip">>, attrs = [{<<"xmlns">>, ?NS_SIC_0}], children = [{xmlcdata, IP}]}.
 
-%% Escapes an attribute value for a '-quoted attribute. Whitespace is
-%% escaped too, so the library's attribute-value normalisation gives back
-%% exactly the id ejabberd decoded.
-attr_text(Value) ->
-    case needs_escape(Value) of
-        false -> Value;
-        true -> << <<(escape_char(C))/binary>> || <<C>> <= Value >>
-    end.
-
-needs_escape(<<C, _/binary>>) when C =:= $&; C =:= $<; C =:= $>; C =:= $'; C =:= $";
-                                   C =:= $\t; C =:= $\n; C =:= $\r ->
-    true;
-needs_escape(<<_, Rest/binary>>) ->
-    needs_escape(Rest);
-needs_escape(<<>>) ->
-    false.
-
-escape_char($&) -> <<"&amp;">>;
-escape_char($<) -> <<"&lt;">>;
-escape_char($>) -> <<"&gt;">>;
-escape_char($') -> <<"&apos;">>;
-escape_char($") -> <<"&quot;">>;
-escape_char($\t) -> <<"&#9;">>;
-escape_char($\n) -> <<"&#10;">>;
-escape_char($\r) -> <<"&#13;">>;
-escape_char(C) -> <<C>>.
+field(Name, Text) ->
+    #xmlel{name = Name, children = [{xmlcdata, Text}]}.
 
 %% jid:encode/1 goes through the generic jid() clauses; the three parts are
 %% at hand, and the library validates the result itself.
@@ -204,41 +205,42 @@ jid_text(#jid{user = U, server = S, resource = R}) -> <<U/binary, "@", S/binary,
 
 %% ejabberd addresses an IQ without 'to' to the sender's bare JID, and the
 %% library answers both alike; leaving the target out then spares it
-%% validating a second JID. (It changes only the reply's 'from', which is
-%% not used: ejabberd's own records address the reply.)
+%% validating a second JID. (ejabberd's own records address the reply.)
 target(#jid{luser = U, lserver = S}, #jid{luser = U, lserver = S, lresource = <<>>}) ->
     undefined;
 target(_From, To) ->
     jid_text(To).
 
-%% The address user_send_packet/1 stamped on the request, else the one in
-%% the session table, as mod_sic does (an IQ that did not leave through a
-%% c2s process, such as one injected with the send_stanza command).
-%% The session's address matters only when the sender asks its own account
-%% or its own domain, which are always on the target's host; for any other
-%% pair the library answers forbidden without looking at the address, and
-%% a remote sender's host would not even be a valid session-store key.
-peer(#iq{meta = #{?PEER_META := Peer}}) ->
-    Peer;
-peer(#iq{from = From, to = To}) ->
-    session_peer(From, To).
+%% What user_send_packet/1 stamped on the request, else what the session
+%% table knows, as mod_sic does (an IQ that did not leave through a c2s
+%% process, such as one injected with the send_stanza command). The
+%% session matters only when the sender asks its own account or its own
+%% domain, which are always on the target's host; for any other pair the
+%% library answers forbidden without looking at the address, and a remote
+%% sender's host would not even be a valid session-store key.
+request_connection(#iq{meta = #{?PEER_META := Connection}}) ->
+    Connection;
+request_connection(#iq{from = #jid{user = U, server = S, resource = R, lserver = Host},
+                       to = #jid{lserver = Host}}) ->
+    Info = ejabberd_sm:get_user_info(U, S, R),
+    Transport = case Info of
+                    [_ | _] -> transport(proplists:get_value(conn, Info));
+                    _ -> stream
+                end,
+    {session_peer(Info), Transport, source(Transport, unknown)};
+request_connection(_IQ) ->
+    {undefined, stream, socket}.
 
-session_peer(#jid{user = U, server = S, resource = R, lserver = Host}, #jid{lserver = Host}) ->
-    case ejabberd_sm:get_user_ip(U, S, R) of
+session_peer([_ | _] = Info) ->
+    case proplists:get_value(ip, Info) of
         {IP, Port} = Peer when (tuple_size(IP) =:= 4 orelse tuple_size(IP) =:= 8),
                                is_integer(Port) ->
             Peer;
         _ ->
             undefined
     end;
-session_peer(_From, _To) ->
+session_peer(_) ->
     undefined.
-
-reply_type(Attrs) ->
-    case lists:keyfind(<<"type">>, 1, Attrs) of
-        {_, <<"result">>} -> result;
-        _ -> error
-    end.
 
 %%% Internals
 

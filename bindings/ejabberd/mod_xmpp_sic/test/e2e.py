@@ -7,8 +7,8 @@ a last line `N passed, N failed`; exits non-zero on any failure.
 BUILD_DIR is what build.sh produced (ebin/, priv/, the .spec), named
 mod_xmpp_sic: its parent is used as ejabberd's contrib modules directory.
 With --bench, the
-per-IQ cost of mod_sic and mod_xmpp_sic is measured inside the node on a
-live session and printed.
+per-IQ cost of mod_xmpp_sic, mod_ping and a native handler is measured
+inside the node (mod_xmpp_sic_bench) and printed.
 """
 
 import argparse
@@ -38,6 +38,8 @@ LOAD_REQUESTS = 200
 
 MODULES = """\
   mod_disco: {}
+  # For the benchmark's (b) row; it answers pings to users' bare JIDs too.
+  mod_ping: {}
   # mod_sic is not enabled: one handler owns a namespace per host.
   mod_xmpp_sic: {}
 """
@@ -205,25 +207,48 @@ async def check_hook_stamps_address(node, v4, v6):
 
 
 async def check_hook_stamps_only_its_requests(node):
-    """The hook called directly: it stamps an IP address and port on a
-    Server IP Check get or set, and leaves alone other payloads, results,
-    and connections whose address is not an IP address."""
-    def stamp(payload, kind, ip):
+    """The hook called directly with c2s states as ejabberd builds them: it
+    stamps the address, the transport (read from the xmpp_socket) and where
+    the address came from on a Server IP Check get or set, and leaves alone
+    other payloads, results, and connections whose address is not an IP
+    address."""
+    def stamp(payload, kind, ip, socket):
         iq = decoded_iq_expr(kind, payload)
         return node.rpc(f"xmpp:get_meta(element(1, mod_xmpp_sic:user_send_packet("
-                        f"{{{iq}, #{{ip => {ip}}}}})), xmpp_sic_peer, none)")
+                        f"{{{iq}, #{{ip => {ip}, socket => {socket}}}}})), xmpp_sic_peer, none)")
     v4, v6 = "{{192,0,2,1}, 5222}", "{{8193,3512,0,0,0,0,0,1}, 5223}"
+    tcp = "xmpp_socket:new(gen_tcp, undefined, [])"
+    proxied = ("xmpp_socket:new(gen_tcp, undefined, [{sock_peer_name, "
+               "{{{127,0,0,1}, 5222}, {{192,0,2,1}, 5222}}}])")
+    ws = f"xmpp_socket:new(ejabberd_http_ws, {{http_ws, self(), {v4}}}, [])"
+    bosh = f"xmpp_socket:new(ejabberd_bosh, {{http_bind, self(), {v4}}}, [])"
+    sic1, sic0 = f"<address xmlns='{SIC1}'/>", f"<ip xmlns='{SIC0}'/>"
     cases = [
-        (f"<address xmlns='{SIC1}'/>", "get", v4, "{{192,0,2,1},5222}"),
-        (f"<ip xmlns='{SIC0}'/>", "set", v6, "{{8193,3512,0,0,0,0,0,1},5223}"),
-        ("<query xmlns='jabber:iq:version'/>", "get", v4, "none"),
-        (f"<address xmlns='{SIC1}'/>", "result", v4, "none"),
-        (f"<address xmlns='{SIC1}'/>", "get", '{{local, <<"/run/x.sock">>}, 0}', "none"),
+        (sic1, "get", v4, tcp, "{{{192,0,2,1},5222},stream,socket}"),
+        (sic0, "set", v6, tcp, "{{{8193,3512,0,0,0,0,0,1},5223},stream,socket}"),
+        (sic1, "get", v4, proxied, "{{{192,0,2,1},5222},stream,proxy_protocol}"),
+        (sic1, "get", v4, ws, "{{{192,0,2,1},5222},websocket,socket}"),
+        (sic1, "get", v4, bosh, "{{{192,0,2,1},5222},bosh,socket}"),
+        ("<query xmlns='jabber:iq:version'/>", "get", v4, tcp, "none"),
+        (sic1, "result", v4, tcp, "none"),
+        (sic1, "get", '{{local, <<"/run/x.sock">>}, 0}', tcp, "none"),
     ]
-    for payload, kind, ip, want in cases:
-        got = re.sub(r"\s+", "", stamp(payload, kind, ip))
+    for payload, kind, ip, socket, want in cases:
+        got = re.sub(r"\s+", "", stamp(payload, kind, ip, socket))
         if got != want:
-            return f"{kind} {payload} from {ip}: stamp {got}, want {want}"
+            return f"{kind} {payload} from {ip} on {socket}: stamp {got}, want {want}"
+    # Behind trusted_proxies, an HTTP session's address may be
+    # X-Forwarded-For's, with the proxy's port; a stream's never is.
+    node.rpc("ejabberd_config:set_option(trusted_proxies, all)")
+    try:
+        for socket, want in ((ws, "{{{192,0,2,1},5222},websocket,forwarded}"),
+                             (bosh, "{{{192,0,2,1},5222},bosh,forwarded}"),
+                             (tcp, "{{{192,0,2,1},5222},stream,socket}")):
+            got = re.sub(r"\s+", "", stamp(sic1, "get", v4, socket))
+            if got != want:
+                return f"with trusted_proxies on {socket}: stamp {got}, want {want}"
+    finally:
+        node.rpc("ejabberd_config:set_option(trusted_proxies, [])")
     return None
 
 
@@ -239,6 +264,93 @@ async def check_session_fallback(node, client):
     fields = address_fields(reply, SIC1)
     want = [("ip", ip), ("port", str(port))]
     return None if fields == want else f"got {fields}, want {want}: {ET.tostring(reply)}"
+
+
+# --- raw requests: what slixmpp cannot send --------------------------------
+
+DEEP = 5000
+# (check name, id as written, to, type, payload, expected): expected is
+# ("result", reply from) or ("error", type, condition).
+RAW_CASES = [
+    ("an id with &#10; and &#9; comes back with the newline and tab", "a&#10;b&#9;c", None, "get",
+     f"<address xmlns='{SIC1}'/>", ("result", f"alice@{DOMAIN}")),
+    ("a payload with an attribute is answered", "attr", None, "get",
+     f"<address xmlns='{SIC1}' extra='1'/>", ("result", f"alice@{DOMAIN}")),
+    ("a payload holding only whitespace is answered", "ws", None, "get",
+     f"<address xmlns='{SIC1}'> \n\t </address>", ("result", f"alice@{DOMAIN}")),
+    ("a prefixed payload is answered", "prefix", None, "get",
+     f"<s:address xmlns:s='{SIC1}'/>", ("result", f"alice@{DOMAIN}")),
+    ("a payload with text is bad-request", "text", None, "get",
+     f"<address xmlns='{SIC1}'>192.0.2.1</address>", ("error", "modify", "bad-request")),
+    ("a payload with attributes, text and children is bad-request", "mixed", None, "get",
+     f"<address xmlns='{SIC1}' a='1'>x<ip>1</ip><port/></address>", ("error", "modify", "bad-request")),
+    (f"a payload nested {DEEP} deep is bad-request", "deep", None, "get",
+     f"<address xmlns='{SIC1}'>" + "<a>" * DEEP + "</a>" * DEEP + "</address>",
+     ("error", "modify", "bad-request")),
+    ("type set is not-allowed", "set", None, "set", f"<address xmlns='{SIC1}'/>",
+     ("error", "cancel", "not-allowed")),
+    ("another user is forbidden", "other", f"bob@{DOMAIN}", "get", f"<address xmlns='{SIC1}'/>",
+     ("error", "auth", "forbidden")),
+    ("the domain is answered", "domain", DOMAIN, "get", f"<address xmlns='{SIC1}'/>",
+     ("result", DOMAIN)),
+]
+
+
+async def raw_reply(client, iq_id, stanza):
+    """Sends `stanza` and returns the <iq/> answering `iq_id`."""
+    client.send(stanza)
+    await client.drain()
+    deadline = time.monotonic() + 10
+    while True:
+        el = await client.next_element(max(0.1, deadline - time.monotonic()))
+        if el.tag == "{jabber:client}iq" and el.get("id") == iq_id:
+            return el
+
+
+def raw_problem(el, want, ip, port):
+    got_type = el.get("type")
+    text = ET.tostring(el, encoding="unicode")[:300]
+    if want[0] == "result":
+        fields = address_fields(el, SIC1)
+        expected = [("ip", ip), ("port", str(port))]
+        if got_type != "result" or fields != expected or el.get("from") != want[1]:
+            return f"want a result from {want[1]} with {expected}: {text}"
+        return None
+    children = list(el)
+    error = el.find("{jabber:client}error")
+    condition = [c.tag.split("}")[-1] for c in error] if error is not None else []
+    if got_type != "error" or error is None or error.get("type") != want[1] or want[2] not in condition:
+        return f"want error {want[1]}/{want[2]}: {text}"
+    # The request's payload is never echoed: a copy would be serialised.
+    if len(children) != 1:
+        return f"the error carries {len(children)} children: {text}"
+    return None
+
+
+async def check_raw(node, results):
+    client = RawClient("127.0.0.1", node.port_v4, "alice", DOMAIN, PASSWORD, "raw")
+    await client.connect()
+    try:
+        ip, port = client.local_addr
+        for name, id_text, to, kind, payload, want in RAW_CASES:
+            to_attr = f" to='{to}'" if to else ""
+            stanza = f"<iq type='{kind}' id='{id_text}'{to_attr}>{payload}</iq>"
+            # The id as any XML parser decodes it.
+            iq_id = ET.fromstring(f"<x id='{id_text}'/>").get("id")
+
+            async def one():
+                return raw_problem(await raw_reply(client, iq_id, stanza), want, ip, port)
+            await run_check(results, f"raw: {name}", one())
+
+        async def still_answers():
+            if not node.alive() or node.rpc("ok") != "ok":
+                return "the node is down"
+            el = await raw_reply(client, "after", f"<iq type='get' id='after'><address xmlns='{SIC1}'/></iq>")
+            return raw_problem(el, ("result", f"alice@{DOMAIN}"), ip, port)
+        await run_check(results, f"after the {DEEP}-deep payload the node and the session still answer",
+                        still_answers())
+    finally:
+        await client.close()
 
 
 async def load_client(node, index, results_out):
@@ -325,23 +437,27 @@ async def check_handlers(node):
     return None if answer == want else f"got {answer}, want {want}"
 
 
-async def bench(node, results):
-    """Runs mod_xmpp_sic_bench on a live session and prints the figures."""
-    client = await slix_connect("alice", "bench", "127.0.0.1", node.port_v4)
-    try:
-        expr = (f'[io_lib:format("~s|~.2f|~.2f|~s~n", [L, Med, Min, R]) || {{L, Med, Min, R}} <- '
-                f'mod_xmpp_sic_bench:run(<<"alice@{DOMAIN}/bench">>, 5000, 15)]')
-        raw = node.rpc(f"unicode:characters_to_binary({expr})", timeout=300)
-    finally:
-        await slix_close(client)
-    text = eval_erlang_binary(raw)
-    rows = [line.split("|", 3) for line in text.splitlines() if line]
-    print("     per IQ inside the node (handler + reply encoding), median / min of 15 rounds x 5000:")
-    for label, med, low, _ in rows:
-        print(f"       {label:<84} {med:>7} / {low:>7} us")
-    replies = [ET.fromstring(r) for _, _, _, r in rows if r]
-    fields = [sorted(address_fields(r, SIC1) or []) for r in replies]
-    results.record("bench paths give the same ip and port", len(set(map(str, fields))) == 1, str(fields))
+async def bench(node, results, iqs, rounds):
+    """Runs mod_xmpp_sic_bench inside the node and prints the figures: per
+    IQ from request bytes to reply bytes, (a) mod_xmpp_sic, (b) mod_ping,
+    (c) the same sic:1 reply built natively; asserts nothing on time."""
+    expr = (f'[io_lib:format("~s|~.3f|~.3f|~.3f|~s~n", [L, W, Min, B, R]) || {{L, W, Min, B, R}} <- '
+            f'mod_xmpp_sic_bench:run(<<"bench">>, <<"{DOMAIN}">>, <<"{PASSWORD}">>, {node.port_v4}, '
+            f'{iqs}, {rounds})]')
+    text = eval_erlang_binary(node.rpc(f"unicode:characters_to_binary({expr})", timeout=600))
+    rows = [line.split("|", 4) for line in text.splitlines() if line]
+    print(f"     per IQ inside one node, request bytes to reply bytes, {rounds} interleaved rounds "
+          f"x {iqs} pipelined IQs: wall median / min, schedulers' busy time median (us)")
+    for label, wall, low, busy, _ in rows:
+        print(f"       {label:<48} {float(wall):8.2f} / {float(low):8.2f}   busy {float(busy):8.2f}")
+    wall = {label[:3]: float(w) for label, w, _, _, _ in rows}
+    busy = {label[:3]: float(b) for label, _, _, b, _ in rows}
+    print(f"     ratios (wall, busy): (a)/(b) {wall['(a)'] / wall['(b)']:.3f}, {busy['(a)'] / busy['(b)']:.3f}; "
+          f"(a)/(c) {wall['(a)'] / wall['(c)']:.3f}, {busy['(a)'] / busy['(c)']:.3f}")
+    replies = {label[:3]: ET.fromstring(reply) for label, _, _, _, reply in rows}
+    same = [address_fields(replies[k], SIC1) for k in ("(a)", "(c)")]
+    results.record("bench: (a) and (c) send the same sic:1 payload", same[0] == same[1] and same[0],
+                   str(same))
 
 
 def eval_erlang_binary(printed):
@@ -353,7 +469,7 @@ def eval_erlang_binary(printed):
     return body.encode("latin-1", "backslashreplace").decode("unicode_escape")
 
 
-async def run_checks(node, results, with_bench):
+async def run_checks(node, results, args):
     await run_check(results, "mod_sic is off; mod_xmpp_sic handles both namespaces on the domain "
                              "and on bare JIDs", check_handlers(node))
     v4 = await slix_connect("alice", "v4", "127.0.0.1", node.port_v4)
@@ -393,21 +509,24 @@ async def run_checks(node, results, with_bench):
                                  "table is not asked", check_hook_stamps_address(node, v4, v6))
         await run_check(results, "an IQ without a stamped address is answered from the session table",
                         check_session_fallback(node, v4))
-        await run_check(results, "the hook stamps IP addresses on Server IP Check gets and sets only",
-                        check_hook_stamps_only_its_requests(node))
+        await run_check(results, "the hook stamps address, transport and source on Server IP "
+                                 "Check gets and sets only", check_hook_stamps_only_its_requests(node))
     finally:
         for c in (v4, v6, mapped):
             await slix_close(c)
+    await check_raw(node, results)
     await run_check(results, f"{LOAD_CLIENTS} concurrent clients x {LOAD_REQUESTS} IQs: all answered "
                              "correctly", check_load(node))
-    if with_bench:
-        await bench(node, results)
+    if args.bench:
+        await bench(node, results, args.bench_iqs, args.bench_rounds)
     await run_check(results, "the node is up and its log has no errors or crash reports",
                     check_node_healthy(node))
 
 
 OPTIONS_MODULES = """\
   mod_disco: {}
+  # For the benchmark's (b) row; it answers pings to users' bare JIDs too.
+  mod_ping: {}
   mod_xmpp_sic:
     sic0: false
     omit_port: true
@@ -448,6 +567,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("build_dir")
     parser.add_argument("--bench", action="store_true")
+    parser.add_argument("--bench-iqs", type=int, default=2000, help="IQs per batch")
+    parser.add_argument("--bench-rounds", type=int, default=15)
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
     # A timeout or Ctrl-C still stops the node and removes its directory.
@@ -461,10 +582,10 @@ def main():
         if os.path.basename(build_dir) != "mod_xmpp_sic":
             raise RuntimeError("BUILD_DIR must be named mod_xmpp_sic (a contrib module directory)")
         with EjabberdNode([], MODULES, contrib_dir=os.path.dirname(build_dir)) as node:
-            users = ["alice", "bob"] + [f"load{i}" for i in range(LOAD_CLIENTS)]
+            users = ["alice", "bob", "bench"] + [f"load{i}" for i in range(LOAD_CLIENTS)]
             node.register(users, PASSWORD)
             try:
-                asyncio.run(run_checks(node, results, args.bench))
+                asyncio.run(run_checks(node, results, args))
             finally:
                 if results.failed:
                     print(node.output())

@@ -1,139 +1,136 @@
-%%% Per-IQ cost of the Server IP Check handlers inside a running ejabberd
-%%% node: ejabberd's mod_sic against mod_xmpp_sic, on the same sic:1
-%%% request from a live session (the session lookup is part of both paths).
-%%%
-%%% Each path is what the sender's c2s process runs for the IQ that differs
-%%% between the modules (mod_xmpp_sic's user_send_packet hook, which stamps
-%%% the connection's address on the request), what gen_iq_handler runs
-%%% (decode the payload, call the handler), and what the c2s process does
-%%% with the reply before the socket (xmpp:encode/2 and
-%%% fxml:element_to_binary/1). Stream parsing and routing are the same for
-%%% all and left out. A last row is the hook's cost on a packet that is not
-%%% a Server IP Check request: what the module adds to all other traffic.
-%%%
-%%% Two more rows start from the request's bytes, for the comparison with
-%%% the library alone: ejabberd's whole own path (a long-lived fxml_stream
-%%% parser fed the bytes, as a c2s connection's is; xmpp:decode; mod_sic's
-%%% handler; xmpp:encode; fxml:element_to_binary) and xmpp_sic:handle_iq/5
-%%% on the same bytes, given the address.
+%%% Per-IQ cost inside one running ejabberd node, from request bytes to
+%%% reply bytes through ejabberd's own stream parser, router, IQ handler
+%%% dispatch, encoder and socket send, for three handlers of the same kind
+%%% of request (a get with an empty payload, no 'to'):
+%%%   (a) mod_xmpp_sic answering sic:1,
+%%%   (b) ejabberd's mod_ping answering a ping,
+%%%   (c) mod_xmpp_sic_bench_native, building the same sic:1 reply as
+%%%       records with no library call.
+%%% A client inside the node logs in over the c2s listener on loopback and
+%%% pipelines batches of N requests of one kind, then reads until the last
+%%% reply; the kinds take turns within every round, so a burst of load from
+%%% elsewhere on the machine hits all alike. The sender's c2s process, which
+%%% runs every step of the path, is the bottleneck, so the wall time per IQ
+%%% of a batch is that process's cost per IQ; the schedulers' busy time per
+%%% IQ (every process of the node, the client's included) is given too.
+%%% Nothing is asserted on time; every reply must be a result.
 -module(mod_xmpp_sic_bench).
 
--export([run/2, run/3, process_iq_text/1, decode_iq_subel/1]).
+-export([run/6]).
 
--include("xmpp.hrl").
+-define(SEND_CHUNK, 100).
 
--define(REQUEST, <<"<iq xmlns='jabber:client' type='get' id='bench-1'>"
-                   "<address xmlns='urn:xmpp:sic:1'/></iq>">>).
+%% Returns, for each kind, {Label, WallMedian, WallMin, BusyMedian, Reply}
+%% in microseconds per IQ over Rounds rounds of N IQs, with one reply of
+%% that kind as text.
+-spec run(binary(), binary(), binary(), inet:port_number(), pos_integer(), pos_integer()) ->
+          [{string(), float(), float(), float(), binary()}].
+run(User, Host, Password, Port, N, Rounds) ->
+    mod_xmpp_sic_bench_native:install(Host),
+    Flag = erlang:system_flag(scheduler_wall_time, true),
+    try
+        {ok, Sock} = login(User, Host, Password, Port),
+        try
+            bench(Sock, N, Rounds)
+        after
+            gen_tcp:close(Sock)
+        end
+    after
+        erlang:system_flag(scheduler_wall_time, Flag),
+        mod_xmpp_sic_bench_native:uninstall(Host)
+    end.
 
-%% FullJid must have a session on this node. Returns, for each path, the
-%% microseconds per IQ (median and minimum over Rounds rounds of N IQs) and
-%% the path's reply. The paths take turns within every round, so a burst of
-%% load from elsewhere on the machine hits all of them alike.
--spec run(binary(), pos_integer()) -> [{string(), float(), float(), binary()}].
-run(FullJid, N) ->
-    run(FullJid, N, 15).
+kinds() ->
+    [{"(a) mod_xmpp_sic, sic:1", "a", <<"<address xmlns='urn:xmpp:sic:1'/>">>},
+     {"(b) mod_ping, ping", "b", <<"<ping xmlns='urn:xmpp:ping'/>">>},
+     {"(c) native records handler, same sic:1 reply", "c",
+      <<"<address xmlns='urn:xmpp-sic:bench:native'/>">>}].
 
-%% The reply is <<>> for the last row, which has none.
--spec run(binary(), pos_integer(), pos_integer()) -> [{string(), float(), float(), binary()}].
-run(FullJid, N, Rounds) ->
-    From = jid:decode(FullJid),
-    IQ0 = xmpp:decode(fxml_stream:parse_element(?REQUEST), ?NS_CLIENT, [ignore_els]),
-    IQ = IQ0#iq{from = From, to = jid:remove_resource(From)},
-    %% The part of the c2s state the hook reads: the session's address.
-    State = #{ip => ejabberd_sm:get_user_ip(From#jid.user, From#jid.server, From#jid.resource)},
-    Hooked = fun() -> {Stamped, _} = mod_xmpp_sic:user_send_packet({IQ, State}), Stamped end,
-    Chat = #message{type = chat, from = From, to = jid:remove_resource(From),
-                    body = [#text{data = <<"hello">>}]},
-    Peer = maps:get(ip, State),
-    Sender = jid:encode(From),
-    Paths = [{"mod_sic (ejabberd 23.01)",
-              fun() -> serialise(dispatch(mod_sic, process_sm_iq, IQ)) end},
-             {"mod_xmpp_sic (hook stamps the address; handle_iq_el/5, reply #xmlel{} built in C)",
-              fun() -> serialise(dispatch(mod_xmpp_sic, process_iq, Hooked())) end},
-             {"mod_xmpp_sic, address from ejabberd_sm:get_user_ip/3 (IQ not from c2s)",
-              fun() -> serialise(dispatch(mod_xmpp_sic, process_iq, IQ)) end},
-             {"variant: handle_iq/5 + fxml_stream:parse_element/1 of the reply",
-              fun() -> serialise(dispatch(?MODULE, process_iq_text, IQ)) end},
-             {"bytes: ejabberd's own path (parse, decode, mod_sic, encode, to binary)",
-              fun() -> mod_sic_from_bytes(?REQUEST, From) end},
-             {"bytes: xmpp_sic:handle_iq/5 on the same bytes, reply text",
-              fun() -> {ok, Reply} = xmpp_sic:handle_iq(?REQUEST, Sender, undefined, Peer, []),
-                       Reply end},
-             {"hook: mod_xmpp_sic's user_send_packet on a chat message",
-              fun() -> {_, _} = mod_xmpp_sic:user_send_packet({Chat, State}), <<>> end}],
-    put(?MODULE, stream_parser()),
-    Funs = [Fun || {_, Fun} <- Paths],
-    _ = [repeat(Fun, 1000) || Fun <- Funs],
-    Times = [[per_iq(Fun, N) || Fun <- Funs] || _ <- lists:seq(1, Rounds)],
-    [{Label, median([lists:nth(I, T) || T <- Times]), lists:min([lists:nth(I, T) || T <- Times]),
-      Fun()}
-     || {I, {Label, _}, Fun} <- lists:zip3(lists:seq(1, length(Paths)), Paths, Funs)].
+bench(Sock, N, Rounds) ->
+    Kinds = kinds(),
+    Samples = [one_reply(Sock, Tag, Payload) || {_, Tag, Payload} <- Kinds],
+    _ = [batch(Sock, Tag, Payload, 0, N) || {_, Tag, Payload} <- Kinds],
+    Times = [[batch(Sock, Tag, Payload, R, N) || {_, Tag, Payload} <- Kinds]
+             || R <- lists:seq(1, Rounds)],
+    [{Label, median([element(1, lists:nth(I, T)) || T <- Times]),
+      lists:min([element(1, lists:nth(I, T)) || T <- Times]),
+      median([element(2, lists:nth(I, T)) || T <- Times]), Sample}
+     || {I, {Label, _, _}, Sample} <- lists:zip3(lists:seq(1, length(Kinds)), Kinds, Samples)].
 
 median(Xs) ->
     lists:nth((length(Xs) + 1) div 2, lists:sort(Xs)).
 
-%% ejabberd's path for the request's bytes, as the c2s process and the
-%% router run it: the stream parser's element, the IQ decoded with its
-%% payload left raw, 'from' and 'to' stamped, the handler dispatched, the
-%% reply serialised.
-mod_sic_from_bytes(Bytes, From) ->
-    IQ = xmpp:decode(parse_stanza(Bytes), ?NS_CLIENT, [ignore_els]),
-    serialise(dispatch(mod_sic, process_sm_iq,
-                       IQ#iq{from = From, to = jid:remove_resource(From)})).
+request(Tag, Id, Payload) ->
+    [<<"<iq type='get' id='">>, Tag, Id, <<"'>">>, Payload, <<"</iq>">>].
 
-%% A stream parser as xmpp_stream_in keeps one per connection (events come
-%% as plain messages), with the stream already open.
-stream_parser() ->
-    Parser = fxml_stream:parse(fxml_stream:new(self(), infinity, [no_gen_server]),
-                               <<"<stream:stream xmlns='jabber:client' "
-                                 "xmlns:stream='http://etherx.jabber.org/streams'>">>),
-    receive {xmlstreamstart, _, _} -> Parser
-    after 1000 -> erlang:error(no_stream_start)
+%% The reply to one request, whole: a ping sent after it marks where it
+%% ends, as replies come back in order.
+one_reply(Sock, Tag, Payload) ->
+    ok = gen_tcp:send(Sock, [request(Tag, "-sample", Payload),
+                             request("end", "-sample", <<"<ping xmlns='urn:xmpp:ping'/>">>)]),
+    Bytes = recv_until(Sock, <<"id='end-sample'">>),
+    [{First, _}, {Marker, _}] = binary:matches(Bytes, <<"<iq ">>),
+    Reply = binary:part(Bytes, First, Marker - First),
+    <<"result">> = fxml:get_tag_attr_s(<<"type">>, fxml_stream:parse_element(Reply)),
+    Reply.
+
+%% Wall and scheduler-busy microseconds per IQ for one pipelined batch.
+batch(Sock, Tag, Payload, Round, N) ->
+    Prefix = [Tag, integer_to_list(Round), "-"],
+    Chunks = [iolist_to_binary([request(Prefix, integer_to_list(I), Payload)
+                                || I <- lists:seq(First, min(First + ?SEND_CHUNK - 1, N))])
+              || First <- lists:seq(1, N, ?SEND_CHUNK)],
+    Last = iolist_to_binary(["id='", Prefix, integer_to_list(N), "'"]),
+    Busy0 = erlang:statistics(scheduler_wall_time_all),
+    T0 = erlang:monotonic_time(microsecond),
+    %% A separate sender, so replies are read while requests are written
+    %% and neither side's socket buffer can fill while the other waits.
+    Sender = spawn_link(fun() -> [ok = gen_tcp:send(Sock, C) || C <- Chunks] end),
+    Bytes = recv_until(Sock, Last),
+    Wall = erlang:monotonic_time(microsecond) - T0,
+    Busy = busy_us(Busy0, erlang:statistics(scheduler_wall_time_all), Wall),
+    unlink(Sender),
+    N = length(binary:matches(Bytes, <<"type='result'">>)),
+    {Wall / N, Busy / N}.
+
+%% Each scheduler's share of busy time over the batch, times its length.
+busy_us(Before, After, Wall) ->
+    lists:sum([(A1 - A0) / max(1, T1 - T0) * Wall
+               || {{I, A0, T0}, {I, A1, T1}} <- lists:zip(lists:sort(Before), lists:sort(After))]).
+
+login(User, Host, Password, Port) ->
+    {ok, Sock} = gen_tcp:connect({127, 0, 0, 1}, Port,
+                                 [binary, {active, false}, {packet, raw}, {nodelay, true}]),
+    open_stream(Sock, Host),
+    Token = base64:encode(<<0, User/binary, 0, Password/binary>>),
+    ok = gen_tcp:send(Sock, [<<"<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>">>,
+                             Token, <<"</auth>">>]),
+    _ = recv_until(Sock, <<"<success">>),
+    open_stream(Sock, Host),
+    ok = gen_tcp:send(Sock, <<"<iq type='set' id='bind'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'>"
+                              "<resource>bench</resource></bind></iq>">>),
+    _ = recv_until(Sock, <<"</iq>">>),
+    {ok, Sock}.
+
+open_stream(Sock, Host) ->
+    ok = gen_tcp:send(Sock, [<<"<?xml version='1.0'?><stream:stream to='">>, Host,
+                             <<"' xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams'"
+                               " version='1.0'>">>]),
+    _ = recv_until(Sock, <<"</stream:features>">>).
+
+%% Reads until Pattern has arrived; returns everything read. Only the tail
+%% of what came before is searched again, so a batch costs one pass.
+recv_until(Sock, Pattern) ->
+    recv_until(Sock, Pattern, <<>>, []).
+
+recv_until(Sock, Pattern, Tail, Acc) ->
+    {ok, Data} = gen_tcp:recv(Sock, 0, 30000),
+    Window = <<Tail/binary, Data/binary>>,
+    case binary:match(Window, Pattern) of
+        nomatch ->
+            Keep = min(byte_size(Window), byte_size(Pattern) - 1),
+            recv_until(Sock, Pattern, binary:part(Window, byte_size(Window) - Keep, Keep),
+                       [Data | Acc]);
+        _ ->
+            iolist_to_binary(lists:reverse([Data | Acc]))
     end.
-
-parse_stanza(Bytes) ->
-    put(?MODULE, fxml_stream:parse(get(?MODULE), Bytes)),
-    receive {xmlstreamelement, El} -> El
-    after 1000 -> erlang:error(no_stream_element)
-    end.
-
-%% What gen_iq_handler:process_iq/3 (not exported) does.
-dispatch(Module, Function, #iq{sub_els = [El]} = IQ) ->
-    Pkt = case erlang:function_exported(Module, decode_iq_subel, 1) of
-              true -> Module:decode_iq_subel(El);
-              false -> xmpp:decode(El)
-          end,
-    Module:Function(IQ#iq{sub_els = [Pkt]}).
-
-serialise(Reply) ->
-    fxml:element_to_binary(xmpp:encode(Reply, ?NS_CLIENT)).
-
-per_iq(Fun, N) ->
-    {Us, ok} = timer:tc(fun() -> repeat(Fun, N) end),
-    Us / N.
-
-repeat(_Fun, 0) -> ok;
-repeat(Fun, N) -> _ = Fun(), repeat(Fun, N - 1).
-
--spec decode_iq_subel(xmlel()) -> xmlel().
-decode_iq_subel(El) -> El.
-
-%% mod_xmpp_sic:process_iq/1 as it would be with the text reply: the same
-%% steps, but the reply is parsed back by fast_xml instead of built in C.
--spec process_iq_text(iq()) -> iq().
-process_iq_text(#iq{type = Type, id = Id, from = From, to = To, sub_els = [El]} = IQ) ->
-    Stanza = fxml:element_to_binary(
-               #xmlel{name = <<"iq">>,
-                      attrs = [{<<"type">>, atom_to_binary(Type, latin1)}, {<<"id">>, Id}],
-                      children = [El]}),
-    Peer = case ejabberd_sm:get_user_ip(From#jid.user, From#jid.server, From#jid.resource) of
-               {IP, Port} when is_tuple(IP) -> {IP, Port};
-               _ -> undefined
-           end,
-    {ok, Text} = xmpp_sic:handle_iq(Stanza, jid:encode(From), jid:encode(To), Peer, []),
-    #xmlel{attrs = Attrs, children = Children} = fxml_stream:parse_element(Text),
-    Kind = case lists:keyfind(<<"type">>, 1, Attrs) of
-               {_, <<"result">>} -> result;
-               _ -> error
-           end,
-    IQ#iq{type = Kind, from = To, to = From, sub_els = Children}.

@@ -13,7 +13,7 @@ fi
 cd "$ROOT/fuzz"
 cargo fuzz build --release
 passed=0 failed=0
-for target in raw structured; do
+for target in raw structured agree; do
   corpus=$(mktemp -d "/tmp/xmpp-sic-corpus-$target.XXXXXX")
   seeds=()
   [ -d "seeds/$target" ] && seeds=("seeds/$target")

@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use crate::decide::{decide, Answer, Connection, Form, IqType, Parts, Shape};
 use crate::escape::AttrText;
 use crate::jid::Jid;
-use crate::parse::parse_iq;
+use crate::parse::{parse_iq, Iq};
 use crate::reply::{render, Counter, Filler, Reply};
 use crate::{Flags, Status};
 
@@ -81,13 +81,7 @@ pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleErr
         panic!("panic probe requested by the stanza id");
     }
 
-    let parts = Parts {
-        kind: iq.kind,
-        form: iq
-            .payload
-            .and_then(|child| Form::of(child.local, child.ns.sic_uri(), req.flags)),
-        shape: iq.payload.map_or(Shape::EMPTY, |child| child.shape),
-    };
+    let parts = IqParts::of(&iq).decision_parts(req.flags);
     let conn = Connection::socket(req.peer);
     let Some(body) = decide(&parts, &sender, target.as_ref(), &conn, req.flags) else {
         return Ok(Handled::Pass);
@@ -129,13 +123,8 @@ pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleErr
 /// A request whose IQ the host has parsed already: no XML in, none out.
 #[derive(Clone, Copy, Debug)]
 pub struct ParsedRequest<'a> {
-    /// The IQ's type.
-    pub kind: IqType,
-    /// The local name and namespace URI of the IQ's first child element;
-    /// `None` when it has none.
-    pub payload: Option<(&'a str, &'a str)>,
-    /// What that element holds and what stands beside it.
-    pub shape: Shape,
+    /// The IQ's type and first child, as the host read them.
+    pub iq: IqParts<'a>,
     /// The authenticated JID of the sender, as stamped by the host.
     pub sender: &'a str,
     /// The JID the IQ was addressed to; `None` when it had no `to`.
@@ -151,13 +140,7 @@ pub struct ParsedRequest<'a> {
 /// stanza around it; the host builds the reply with its own library.
 pub fn handle_parsed(req: &ParsedRequest<'_>) -> Result<Option<Answer>, HandleError> {
     let (sender, target) = parse_jids(req.sender, req.target)?;
-    let parts = Parts {
-        kind: req.kind,
-        form: req
-            .payload
-            .and_then(|(local, ns)| Form::of(local, ns, req.flags)),
-        shape: req.shape,
-    };
+    let parts = req.iq.decision_parts(req.flags);
     Ok(decide(
         &parts,
         &sender,
@@ -165,6 +148,49 @@ pub fn handle_parsed(req: &ParsedRequest<'_>) -> Result<Option<Answer>, HandleEr
         &req.connection,
         req.flags,
     ))
+}
+
+/// The parts of a raw stanza as the library's own parser reads them, which
+/// are what [`handle_iq`] decides on: what a host that parsed the stanza
+/// itself hands to [`handle_parsed`]. For tests and fuzzing that compare the
+/// two entries.
+pub fn parse_parts(stanza: &[u8]) -> Result<IqParts<'_>, HandleError> {
+    let iq = parse_iq(stanza).map_err(|_| HandleError::MalformedStanza)?;
+    Ok(IqParts::of(&iq))
+}
+
+/// What the decision reads of an IQ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IqParts<'a> {
+    /// The IQ's type.
+    pub kind: IqType,
+    /// The local name and namespace URI of the IQ's first child element;
+    /// `None` when it has none. ([`parse_parts`] gives the namespace only
+    /// when it is a Server IP Check one, an empty string otherwise: all the
+    /// decision looks at.)
+    pub payload: Option<(&'a str, &'a str)>,
+    /// What that element holds and what stands beside it.
+    pub shape: Shape,
+}
+
+impl<'a> IqParts<'a> {
+    fn of(iq: &Iq<'a>) -> IqParts<'a> {
+        IqParts {
+            kind: iq.kind,
+            payload: iq.payload.map(|child| (child.local, child.ns.sic_uri())),
+            shape: iq.payload.map_or(Shape::EMPTY, |child| child.shape),
+        }
+    }
+
+    fn decision_parts(&self, flags: Flags) -> Parts {
+        Parts {
+            kind: self.kind,
+            form: self
+                .payload
+                .and_then(|(local, ns)| Form::of(local, ns, flags)),
+            shape: self.shape,
+        }
+    }
 }
 
 fn parse_jids<'a>(

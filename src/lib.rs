@@ -35,7 +35,8 @@ pub mod ffi;
 pub use addr::IpText;
 pub use decide::{Answer, Connection, Form, IqType, Shape, Source, StanzaError, Transport};
 pub use handler::{
-    handle_iq, handle_iq_to_vec, handle_parsed, HandleError, Handled, ParsedRequest, Request,
+    handle_iq, handle_iq_to_vec, handle_parsed, parse_parts, HandleError, Handled, IqParts,
+    ParsedRequest, Request,
 };
 pub use parse::MAX_STANZA_LEN;
 pub use reply::reply_bound;

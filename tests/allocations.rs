@@ -5,8 +5,8 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use xmpp_sic::{
-    handle_iq, handle_parsed, Connection, Flags, HandleError, Handled, IqType, ParsedRequest,
-    Request, Shape, Source, Transport,
+    handle_iq, handle_parsed, Connection, Flags, HandleError, Handled, IqParts, IqType,
+    ParsedRequest, Request, Shape, Source, Transport,
 };
 
 struct Counting;
@@ -146,9 +146,11 @@ fn the_structured_entry_allocates_nothing() {
     ];
     for (kind, payload, shape, target, transport) in cases {
         let req = ParsedRequest {
-            kind,
-            payload,
-            shape,
+            iq: IqParts {
+                kind,
+                payload,
+                shape,
+            },
             sender: "alice@example.com/phone",
             target,
             connection: Connection {

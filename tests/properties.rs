@@ -10,8 +10,8 @@ use std::net::{IpAddr, SocketAddr};
 use common::{parse_tree, El};
 use proptest::prelude::*;
 use xmpp_sic::{
-    handle_iq, handle_iq_to_vec, handle_parsed, reply_bound, Answer, Connection, Flags,
-    HandleError, Handled, IqType, ParsedRequest, Request, Shape,
+    handle_iq, handle_iq_to_vec, handle_parsed, parse_parts, reply_bound, Answer, Connection,
+    Flags, HandleError, Handled, IqParts, IqType, ParsedRequest, Request, Shape,
 };
 
 fn flags() -> impl Strategy<Value = Flags> {
@@ -210,10 +210,12 @@ proptest! {
         }
         let request = parse_tree(generated.stanza.as_bytes());
         let (kind, payload, shape) = host_parts(&request);
+        // The library's parser reads the same parts as an independent one.
+        let core = parse_parts(generated.stanza.as_bytes()).unwrap();
+        prop_assert_eq!((core.kind, core.shape), (kind, shape));
+        prop_assert_eq!(core.payload.map(|p| p.0), payload.map(|p| p.0));
         let parsed = ParsedRequest {
-            kind,
-            payload,
-            shape,
+            iq: IqParts { kind, payload, shape },
             sender: SENDER,
             target,
             connection: Connection::socket(peer),

@@ -8,8 +8,8 @@ use libc::{sockaddr, socklen_t};
 use super::panic::boundary;
 use super::{peer, ptr, SIC_MAX_JID_LEN};
 use crate::{
-    handle_parsed, Answer, Connection, Flags, Form, IqType, ParsedRequest, Shape, Source, Status,
-    Transport,
+    handle_parsed, Answer, Connection, Flags, Form, IqParts, IqType, ParsedRequest, Shape, Source,
+    Status, Transport,
 };
 
 /// `sic_iq.type`: `get`.
@@ -256,9 +256,11 @@ unsafe fn decide_parsed(
     let utf8 = |bytes| std::str::from_utf8(bytes).map_err(|_| Status::InvalidArgument);
     let (name, ns, sender, target) = (utf8(name)?, utf8(ns)?, utf8(sender)?, utf8(target)?);
     let request = ParsedRequest {
-        kind,
-        payload: (!name.is_empty()).then_some((name, ns)),
-        shape,
+        iq: IqParts {
+            kind,
+            payload: (!name.is_empty()).then_some((name, ns)),
+            shape,
+        },
         sender,
         target: (!target.is_empty()).then_some(target),
         connection: Connection {

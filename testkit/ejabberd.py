@@ -1,0 +1,233 @@
+"""A private ejabberd 23.01 node on loopback for tests (see
+/work/shared/HOSTS.md).
+
+Started with plain `erl` (no ejabberdctl, no su, no epmd: a fixed free
+distribution port), with its own node name, cookie, config and spool in a
+temporary directory. c2s listens on 127.0.0.1, ::1 and ::ffff:127.0.0.1 (an
+IPv6 socket that IPv4 clients reach, as on a dual-stack listener); with
+tls=True also on a STARTTLS and a direct TLS port, with a certificate made
+by openssl. Stopped by node name (init:stop) and then by PID; a watchdog in
+the node halts it if the test process dies first. The directory is removed
+afterwards (XMPP_SIC_KEEP_TMP=1 keeps it)."""
+
+import glob
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+
+from . import logs, ports, process, tls
+
+LISTENER = """\
+  -
+    port: {port}
+    ip: "{ip}"
+    module: ejabberd_c2s
+    starttls: {starttls}
+    tls: {direct_tls}
+    shaper: none
+    max_stanza_size: 262144
+    # ejabberd's default backlog of 5 makes simultaneous connects wait for
+    # a SYN retransmission (1 s).
+    backlog: 128
+"""
+
+CONFIG = """\
+hosts:
+  - {domain}
+loglevel: info
+certfiles: [{certfiles}]
+hide_sensitive_log_data: false
+listen:
+{listeners}
+auth_method: internal
+acl:
+  local:
+    user_regexp: ""
+access_rules:
+  local:
+    allow: local
+  c2s:
+    allow: all
+shaper_rules:
+  c2s_shaper: none
+  max_user_sessions: 100
+modules:
+{modules}
+"""
+
+
+def ejabberd_lib():
+    """Debian installs ejabberd outside Erlang's lib dir, versioned
+    (EJABBERD_LIB overrides)."""
+    override = os.environ.get("EJABBERD_LIB")
+    if override:
+        return override
+    for pattern in ("/usr/lib/*/ejabberd-*", "/usr/lib/ejabberd-*", "/usr/lib/erlang/lib/ejabberd-*"):
+        for path in sorted(glob.glob(pattern)):
+            if os.path.isfile(os.path.join(path, "ebin", "ejabberd.beam")):
+                return path
+    raise RuntimeError("ejabberd not found: apt-get install ejabberd, or set EJABBERD_LIB")
+
+
+class EjabberdNode:
+    """Context manager: a running node with `modules_yaml` (the lines under
+    `modules:`), `ebin_dirs` on the code path (-pa) and, if given,
+    `contrib_dir` as ejabberd's contrib modules directory (modules installed
+    there are put on the code path by ejabberd itself)."""
+
+    def __init__(self, ebin_dirs=(), modules_yaml="  mod_disco: {}\n", domain="localhost", start_timeout=30,
+                 contrib_dir=None, tls=False):
+        self.ebin_dirs = list(ebin_dirs)
+        self.modules_yaml = modules_yaml
+        self.domain = domain
+        self.start_timeout = start_timeout
+        self.contrib_dir = contrib_dir
+        self.tls = tls
+        self.dir = self.proc = None
+        self.cert = None
+        self.node = f"xsic{os.getpid()}x{secrets.token_hex(3)}@localhost"
+        self.cookie = secrets.token_hex(16)
+        self._rpc_seq = 0
+
+    @property
+    def log_path(self):
+        return os.path.join(self.dir, "ejabberd.log")
+
+    @property
+    def log_paths(self):
+        return [self.log_path, os.path.join(self.dir, "stdout.log")]
+
+    # --- life cycle ---------------------------------------------------------
+
+    def __enter__(self):
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+        return False
+
+    def _listeners(self):
+        plain = [(self.port_v4, "127.0.0.1"), (self.port_v6, "::1"), (self.port_mapped, "::ffff:127.0.0.1")]
+        text = "".join(LISTENER.format(port=p, ip=ip, starttls="false", direct_tls="false") for p, ip in plain)
+        if self.tls:
+            text += LISTENER.format(port=self.port_starttls, ip="127.0.0.1", starttls="true", direct_tls="false")
+            text += LISTENER.format(port=self.port_tls, ip="127.0.0.1", starttls="false", direct_tls="true")
+        return text
+
+    def _start(self):
+        self.dir = tempfile.mkdtemp(prefix="xmpp-sic-ejabberd-")
+        v4 = lambda: ports.free_port(socket.AF_INET)  # noqa: E731
+        self.port_v4, self.port_mapped, self.port_dist, self.port_starttls, self.port_tls = \
+            ports.distinct_ports(5, v4)
+        self.port_v6 = ports.free_port(socket.AF_INET6)
+        certfiles = ""
+        if self.tls:
+            cert, key = tls.self_signed(os.path.join(self.dir, "certs"), self.domain)
+            self.cert = cert
+            certfiles = '"%s"' % tls.combined_pem(cert, key, os.path.join(self.dir, "certs", "both.pem"))
+        self.config_path = os.path.join(self.dir, "ejabberd.yml")  # must end in .yml
+        with open(self.config_path, "w") as f:
+            f.write(CONFIG.format(domain=self.domain, certfiles=certfiles, listeners=self._listeners(),
+                                  modules=self.modules_yaml))
+        command = ["erl", "-sname", self.node, "-setcookie", self.cookie,
+                   "-erl_epmd_port", str(self.port_dist), "-start_epmd", "false",
+                   "-kernel", "inet_dist_use_interface", "{127,0,0,1}",
+                   "-pa", os.path.join(ejabberd_lib(), "ebin")]
+        for d in self.ebin_dirs:
+            command += ["-pa", d]
+        cleanup = "" if os.environ.get("XMPP_SIC_KEEP_TMP") else f"rm -rf '{self.dir}'"
+        # Halts the node (and removes its directory) once the test process
+        # is gone, even if it was killed before it could stop the node.
+        watchdog = ("spawn(fun Watch() -> timer:sleep(2000), "
+                    "case os:cmd(\"kill -0 %d 2>/dev/null && echo alive\") of "
+                    "\"alive\\n\" -> Watch(); _ -> os:cmd(\"%s\"), halt() end end)"
+                    % (os.getpid(), cleanup))
+        command += ["-mnesia", "dir", '"%s"' % os.path.join(self.dir, "spool"), "-noinput",
+                    "-eval", watchdog,
+                    "-eval", "case application:ensure_all_started(ejabberd) of "
+                             "{ok, _} -> ok; Err -> io:format(\"ejabberd failed: ~p~n\", [Err]), halt(3) end"]
+        env = dict(os.environ, EJABBERD_CONFIG_PATH=self.config_path, EJABBERD_LOG_PATH=self.log_path,
+                   HOME=self.dir)
+        # An empty directory otherwise, so nothing installed for a real
+        # server in ~/.ejabberd-modules leaks in.
+        env["CONTRIB_MODULES_PATH"] = self.contrib_dir or os.path.join(self.dir, "contrib")
+        self.proc = process.start(command, os.path.join(self.dir, "stdout.log"), env=env, cwd=self.dir)
+        endpoints = [("127.0.0.1", self.port_v4), ("::1", self.port_v6), ("127.0.0.1", self.port_mapped)]
+        if self.tls:
+            endpoints += [("127.0.0.1", self.port_starttls), ("127.0.0.1", self.port_tls)]
+        process.wait_for_ports(self.proc, endpoints, self.start_timeout, self.output)
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def cpu_seconds(self):
+        return process.cpu_seconds(self.proc.pid)
+
+    def stop(self):
+        """Stops only our node: by its name first, then by its PID."""
+        if self.alive():
+            try:
+                self.rpc("init:stop()", timeout=10)
+            except Exception:  # noqa: BLE001 - the PID is the fallback
+                pass
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.stop(self.proc, term_timeout=5, kill_timeout=5)
+        if self.dir and not os.environ.get("XMPP_SIC_KEEP_TMP"):
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    # --- logs ---------------------------------------------------------------
+
+    def output(self):
+        return logs.tail(self.log_paths, 60)
+
+    def log(self):
+        return logs.read(self.log_path)
+
+    def log_problems(self):
+        return logs.problems(self.log_paths, logs.EJABBERD_ERRORS)
+
+    def assert_clean_log(self):
+        logs.assert_clean(self.log_paths, logs.EJABBERD_ERRORS, "ejabberd")
+
+    # --- remote calls -------------------------------------------------------
+
+    def rpc(self, expr, timeout=60, extra_pa=()):
+        """Evaluates the Erlang expression `expr` on the node and returns
+        what it prints with ~p, as text. The caller is a hidden node that
+        does not listen (-dist_listen false): no port or epmd needed."""
+        self._rpc_seq += 1
+        caller = f"ctl{os.getpid()}x{self._rpc_seq}x{secrets.token_hex(2)}@localhost"
+        code = ("R = rpc:call('%s', erlang, apply, [fun() -> %s end, []], %d), "
+                "io:format(\"~p~n\", [R]), halt()." % (self.node, expr, timeout * 1000))
+        command = ["erl", "-sname", caller, "-setcookie", self.cookie, "-hidden",
+                   "-erl_epmd_port", str(self.port_dist), "-start_epmd", "false",
+                   "-dist_listen", "false", "-noshell"]
+        for d in extra_pa:
+            command += ["-pa", d]
+        command += ["-eval", code]
+        out = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 30,
+                             stdin=subprocess.DEVNULL)
+        if out.returncode != 0:
+            raise RuntimeError(f"rpc failed ({out.returncode}): {out.stderr}{out.stdout}")
+        return out.stdout.strip()
+
+    def register(self, users, password):
+        """Creates accounts: `users` is a list of names with one password
+        (or a single name)."""
+        if isinstance(users, str):
+            users = [users]
+        exprs = ", ".join(f'ejabberd_auth:try_register(<<"{u}">>, <<"{self.domain}">>, <<"{password}">>)'
+                          for u in users)
+        result = self.rpc(f"[{exprs}]")
+        if result.replace(" ", "").replace("\n", "") != "[" + ",".join(["ok"] * len(users)) + "]":
+            raise RuntimeError(f"registering {users} failed: {result}")

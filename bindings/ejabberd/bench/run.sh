@@ -1,46 +1,45 @@
 #!/usr/bin/env bash
-# ejabberd rows for bench/run.sh, as markdown: per-IQ cost inside one
-# ejabberd 23.01 node (timer:tc), mod_sic against mod_xmpp_sic and ejabberd's
-# own path from the request's bytes against the library; then IQs per second
-# on the wire through a node with each module.
-#   BENCH_QUICK=1  fewer IQs on the wire
+# ejabberd rows for bench/run.sh, as markdown: per IQ inside one ejabberd
+# 23.01 node, from request bytes to reply bytes, (a) mod_xmpp_sic, (b)
+# mod_ping, (c) a native handler building the same sic:1 reply (e2e.py
+# --bench, mod_xmpp_sic_bench.erl); then IQs per second on the wire through
+# a node with mod_sic against one with mod_xmpp_sic.
+#   BENCH_QUICK=1  fewer rounds and IQs
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 cd "$ROOT"
 WORK=$(mktemp -d /tmp/xmpp-sic-ejbench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
+# Rounds swing by ±20% on a shared machine: many give a steadier median.
+if [ "${BENCH_QUICK:-0}" = 1 ]; then
+    iqs=2000 rounds=1 node_iqs=1000 node_rounds=5
+else
+    iqs=20000 rounds=9 node_iqs=5000 node_rounds=31
+fi
 bindings/ejabberd/mod_xmpp_sic/build.sh "$WORK/mod_xmpp_sic" --with-bench >"$WORK/build.log" 2>&1
-python3 bindings/ejabberd/mod_xmpp_sic/test/e2e.py "$WORK/mod_xmpp_sic" --bench >"$WORK/e2e.log" 2>&1
-# Rounds swing by ±20% on a shared machine: nine give a steadier median.
-if [ "${BENCH_QUICK:-0}" = 1 ]; then iqs=2000 rounds=1; else iqs=20000 rounds=9; fi
+python3 bindings/ejabberd/mod_xmpp_sic/test/e2e.py "$WORK/mod_xmpp_sic" --bench \
+    --bench-iqs "$node_iqs" --bench-rounds "$node_rounds" >"$WORK/e2e.log" 2>&1
 python3 bindings/ejabberd/bench/wire.py "$WORK/mod_xmpp_sic" --iqs "$iqs" --rounds "$rounds" >"$WORK/wire.log"
 
-python3 - "$WORK/e2e.log" "$WORK/wire.log" <<'EOF'
+python3 - "$WORK/e2e.log" "$WORK/wire.log" <<'EOF2'
 import re
 import sys
 
-rows = []
-for line in open(sys.argv[1]):
-    m = re.match(r"^ {7}((?:mod_|variant:|bytes:|hook:).*?) {2,}([0-9.]+) / +([0-9.]+) us$", line)
-    if m:
-        rows.append((m.group(1), float(m.group(2)), float(m.group(3))))
-if len(rows) < 7:
-    sys.exit("the in-node bench printed no figures:\n" + open(sys.argv[1]).read()[-3000:])
-median = {label: med for label, med, _ in rows}
-
-def find(prefix):
-    return next(med for label, med in median.items() if label.startswith(prefix))
-
-print("### ejabberd 23.01: one node, µs per IQ (median / min of 15 rounds × 5000)")
+e2e = open(sys.argv[1]).read()
+rows = re.findall(r"^ {7}(\([abc]\) .*?) {2,}([0-9.]+) / +([0-9.]+) +busy +([0-9.]+)$", e2e, re.M)
+head = re.search(r"^ {5}per IQ inside one node.*?(\d+) interleaved rounds x (\d+)", e2e, re.M)
+ratios = re.search(r"^ {5}ratios, .*$", e2e, re.M)
+if len(rows) != 3 or not head or not ratios:
+    sys.exit("the in-node bench printed no figures:\n" + e2e[-3000:])
+print(f"### ejabberd 23.01, one node: µs per IQ from request bytes to reply bytes "
+      f"({head.group(1)} interleaved rounds × {head.group(2)} pipelined IQs)")
 print()
-print("| path | median / min |")
-print("|---|---|")
-for label, med, low in rows:
-    print(f"| {label} | {med:.2f} / {low:.2f} |")
+print("| path | wall median / min | schedulers busy, median |")
+print("|---|---|---|")
+for label, wall, low, busy in rows:
+    print(f"| {label} | {float(wall):.2f} / {float(low):.2f} | {float(busy):.2f} |")
 print()
-print(f"mod_xmpp_sic / mod_sic: {find('mod_xmpp_sic (hook') / find('mod_sic'):.2f}; "
-      f"ejabberd's own path from the bytes / xmpp_sic:handle_iq/5 on them: "
-      f"{find('bytes: ejabberd') / find('bytes: xmpp_sic'):.1f}")
+print(ratios.group(0).strip())
 print()
 print("### ejabberd 23.01 on the wire, mod_sic against mod_xmpp_sic")
 print()
@@ -55,5 +54,5 @@ print()
 for line in wire.splitlines():
     if line.startswith("  ratio") or line.startswith("FAIL"):
         print(line.strip())
-EOF
+EOF2
 grep -E "^ +load: " "$WORK/e2e.log" | sed -E 's/^ +load: (.*)/\nEnd-to-end load test with mod_xmpp_sic: \1./'

@@ -43,28 +43,49 @@
 #define TERMS_PER_PERCENT 4096
 
 static ERL_NIF_TERM atom_ok, atom_error, atom_pass, atom_result, atom_undefined;
-static ERL_NIF_TERM atom_omit_port, atom_keep_v4_mapped, atom_no_sic0;
-static ERL_NIF_TERM atom_get, atom_set;
-static ERL_NIF_TERM atom_stream, atom_websocket, atom_bosh;
-static ERL_NIF_TERM atom_socket, atom_proxy_protocol, atom_forwarded;
-static ERL_NIF_TERM atom_sic1_address, atom_sic0_address, atom_sic0_ip;
 static ERL_NIF_TERM atom_invalid_argument, atom_malformed_stanza, atom_panic;
 static ERL_NIF_TERM atom_no_memory, atom_unknown_status, atom_unknown_answer;
 static struct xml_atoms xml_atoms;
 
-/* The error types and conditions the library answers with today; another
- * one from a newer library is made when met. */
+/* Atoms standing for the library's values, each list in value order. */
+static const char *const flag_names[] = {"omit_port", "keep_v4_mapped", "no_sic0"}; /* bit i */
+static const char *const type_names[] = {"get", "set", "result", "error"};      /* SIC_IQ_* - 1 */
+static const char *const transport_names[] = {"stream", "websocket", "bosh"};  /* SIC_TRANSPORT_* */
+static const char *const source_names[] = {"socket", "proxy_protocol", "forwarded"}; /* SIC_SOURCE_* */
+static const char *const form_names[] = {"sic1_address", "sic0_address", "sic0_ip"}; /* SIC_FORM_* - 1 */
+/* The error types and conditions the library answers with today; a newer
+ * library's other one is made when met. */
 static const char *const error_words[] = {
     "auth", "cancel", "modify", "bad-request", "forbidden", "not-allowed", "service-unavailable",
 };
-#define ERROR_WORDS (sizeof error_words / sizeof error_words[0])
-static ERL_NIF_TERM error_word_atoms[ERROR_WORDS];
+/* The lists above follow the header's numbering; a build against a header
+ * that renumbered them fails here. */
+typedef char values_in_list_order[(SIC_FLAG_OMIT_PORT == 1 && SIC_FLAG_KEEP_V4_MAPPED == 2 &&
+                                   SIC_FLAG_NO_SIC0 == 4 && SIC_IQ_SET == SIC_IQ_GET + 1 &&
+                                   SIC_IQ_RESULT == SIC_IQ_GET + 2 && SIC_IQ_ERROR == SIC_IQ_GET + 3 &&
+                                   SIC_TRANSPORT_STREAM == 0 && SIC_TRANSPORT_WEBSOCKET == 1 &&
+                                   SIC_TRANSPORT_BOSH == 2 && SIC_SOURCE_SOCKET == 0 &&
+                                   SIC_SOURCE_PROXY_PROTOCOL == 1 && SIC_SOURCE_FORWARDED == 2 &&
+                                   SIC_FORM_SIC0_ADDRESS == SIC_FORM_SIC1_ADDRESS + 1 &&
+                                   SIC_FORM_SIC0_IP == SIC_FORM_SIC1_ADDRESS + 2) ? 1 : -1];
+#define COUNT(array) (sizeof array / sizeof array[0])
+static ERL_NIF_TERM flag_atoms[COUNT(flag_names)], type_atoms[COUNT(type_names)];
+static ERL_NIF_TERM transport_atoms[COUNT(transport_names)], source_atoms[COUNT(source_names)];
+static ERL_NIF_TERM form_atoms[COUNT(form_names)], error_word_atoms[COUNT(error_words)];
 
 union peer_addr {
     struct sockaddr sa;
     struct sockaddr_in v4;
     struct sockaddr_in6 v6;
 };
+
+static void make_atom_list(ErlNifEnv *env, const char *const *names, size_t count, ERL_NIF_TERM *atoms)
+{
+    for (size_t i = 0; i < count; i++)
+        atoms[i] = enif_make_atom(env, names[i]);
+}
+
+#define MAKE_ATOM_LIST(env, names, atoms) make_atom_list(env, names, COUNT(names), atoms)
 
 static void make_atoms(ErlNifEnv *env)
 {
@@ -73,31 +94,33 @@ static void make_atoms(ErlNifEnv *env)
     atom_pass = enif_make_atom(env, "pass");
     atom_result = enif_make_atom(env, "result");
     atom_undefined = enif_make_atom(env, "undefined");
-    atom_omit_port = enif_make_atom(env, "omit_port");
-    atom_keep_v4_mapped = enif_make_atom(env, "keep_v4_mapped");
-    atom_no_sic0 = enif_make_atom(env, "no_sic0");
-    atom_get = enif_make_atom(env, "get");
-    atom_set = enif_make_atom(env, "set");
-    atom_stream = enif_make_atom(env, "stream");
-    atom_websocket = enif_make_atom(env, "websocket");
-    atom_bosh = enif_make_atom(env, "bosh");
-    atom_socket = enif_make_atom(env, "socket");
-    atom_proxy_protocol = enif_make_atom(env, "proxy_protocol");
-    atom_forwarded = enif_make_atom(env, "forwarded");
-    atom_sic1_address = enif_make_atom(env, "sic1_address");
-    atom_sic0_address = enif_make_atom(env, "sic0_address");
-    atom_sic0_ip = enif_make_atom(env, "sic0_ip");
     atom_invalid_argument = enif_make_atom(env, "invalid_argument");
     atom_malformed_stanza = enif_make_atom(env, "malformed_stanza");
     atom_panic = enif_make_atom(env, "panic");
     atom_no_memory = enif_make_atom(env, "no_memory");
     atom_unknown_status = enif_make_atom(env, "unknown_status");
     atom_unknown_answer = enif_make_atom(env, "unknown_answer");
-    for (size_t i = 0; i < ERROR_WORDS; i++)
-        error_word_atoms[i] = enif_make_atom(env, error_words[i]);
     xml_atoms.xmlel = enif_make_atom(env, "xmlel");
     xml_atoms.xmlcdata = enif_make_atom(env, "xmlcdata");
+    MAKE_ATOM_LIST(env, flag_names, flag_atoms);
+    MAKE_ATOM_LIST(env, type_names, type_atoms);
+    MAKE_ATOM_LIST(env, transport_names, transport_atoms);
+    MAKE_ATOM_LIST(env, source_names, source_atoms);
+    MAKE_ATOM_LIST(env, form_names, form_atoms);
+    MAKE_ATOM_LIST(env, error_words, error_word_atoms);
 }
+
+/* The position of `term` in `atoms`, or -1. */
+static int atom_index(ERL_NIF_TERM term, const ERL_NIF_TERM *atoms, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        if (enif_is_identical(term, atoms[i]))
+            return (int)i;
+    }
+    return -1;
+}
+
+#define ATOM_INDEX(term, atoms) atom_index(term, atoms, COUNT(atoms))
 
 static int load(ErlNifEnv *env, void **priv_data, ERL_NIF_TERM load_info)
 {
@@ -144,16 +167,12 @@ static int get_flags(ErlNifEnv *env, ERL_NIF_TERM list, uint32_t *flags)
 {
     ERL_NIF_TERM head;
     uint32_t bits = 0;
+    int bit;
 
     while (enif_get_list_cell(env, list, &head, &list)) {
-        if (enif_is_identical(head, atom_omit_port))
-            bits |= SIC_FLAG_OMIT_PORT;
-        else if (enif_is_identical(head, atom_keep_v4_mapped))
-            bits |= SIC_FLAG_KEEP_V4_MAPPED;
-        else if (enif_is_identical(head, atom_no_sic0))
-            bits |= SIC_FLAG_NO_SIC0;
-        else
+        if ((bit = ATOM_INDEX(head, flag_atoms)) < 0)
             return 0;
+        bits |= 1u << bit;
     }
     *flags = bits;
     return enif_is_empty_list(env, list);
@@ -239,42 +258,19 @@ static const char *bytes(const ErlNifBinary *bin)
 /* Any other atom is a type attribute the library answers bad-request. */
 static int get_iq_type(ErlNifEnv *env, ERL_NIF_TERM term, uint32_t *type)
 {
-    if (enif_is_identical(term, atom_get))
-        *type = SIC_IQ_GET;
-    else if (enif_is_identical(term, atom_set))
-        *type = SIC_IQ_SET;
-    else if (enif_is_identical(term, atom_result))
-        *type = SIC_IQ_RESULT;
-    else if (enif_is_identical(term, atom_error))
-        *type = SIC_IQ_ERROR;
-    else if (enif_is_atom(env, term))
-        *type = SIC_IQ_OTHER;
-    else
-        return 0;
-    return 1;
-}
+    int known = ATOM_INDEX(term, type_atoms);
 
-static int get_choice(ERL_NIF_TERM term, const ERL_NIF_TERM *atoms, uint32_t count, uint32_t *out)
-{
-    uint32_t i;
-
-    for (i = 0; i < count; i++) {
-        if (enif_is_identical(term, atoms[i])) {
-            *out = i;
-            return 1;
-        }
-    }
-    return 0;
+    *type = known >= 0 ? (uint32_t)known + SIC_IQ_GET : SIC_IQ_OTHER;
+    return known >= 0 || enif_is_atom(env, term);
 }
 
 static int get_connection(ERL_NIF_TERM transport, ERL_NIF_TERM source, struct sic_peer *peer)
 {
-    /* Indexed by the SIC_TRANSPORT_* and SIC_SOURCE_* values. */
-    const ERL_NIF_TERM transports[] = {atom_stream, atom_websocket, atom_bosh};
-    const ERL_NIF_TERM sources[] = {atom_socket, atom_proxy_protocol, atom_forwarded};
+    int t = ATOM_INDEX(transport, transport_atoms), s = ATOM_INDEX(source, source_atoms);
 
-    return get_choice(transport, transports, 3, &peer->transport) &&
-           get_choice(source, sources, 3, &peer->source);
+    peer->transport = (uint32_t)t;
+    peer->source = (uint32_t)s;
+    return t >= 0 && s >= 0;
 }
 
 static ERL_NIF_TERM make_text(ErlNifEnv *env, const char *text, size_t len)
@@ -287,7 +283,7 @@ static ERL_NIF_TERM make_text(ErlNifEnv *env, const char *text, size_t len)
 
 static ERL_NIF_TERM error_word(ErlNifEnv *env, const char *word)
 {
-    for (size_t i = 0; i < ERROR_WORDS; i++) {
+    for (size_t i = 0; i < COUNT(error_words); i++) {
         if (strcmp(word, error_words[i]) == 0)
             return error_word_atoms[i];
     }
@@ -296,7 +292,7 @@ static ERL_NIF_TERM error_word(ErlNifEnv *env, const char *word)
 
 static ERL_NIF_TERM answer_term(ErlNifEnv *env, const struct sic_answer *answer)
 {
-    ERL_NIF_TERM form;
+    size_t form = answer->form - (size_t)SIC_FORM_SIC1_ADDRESS;
 
     if (answer->kind == SIC_ANSWER_ERROR && answer->error_type && answer->error_condition) {
         const char *text = answer->error_text ? answer->error_text : "";
@@ -304,15 +300,11 @@ static ERL_NIF_TERM answer_term(ErlNifEnv *env, const struct sic_answer *answer)
                                 error_word(env, answer->error_condition),
                                 make_text(env, text, strlen(text)));
     }
-    if (answer->kind != SIC_ANSWER_RESULT || answer->ip_len >= sizeof answer->ip)
+    if (answer->kind != SIC_ANSWER_RESULT || form >= COUNT(form_atoms) ||
+        answer->ip_len >= sizeof answer->ip)
         return error_tuple(env, atom_unknown_answer);
-    switch (answer->form) {
-    case SIC_FORM_SIC1_ADDRESS: form = atom_sic1_address; break;
-    case SIC_FORM_SIC0_ADDRESS: form = atom_sic0_address; break;
-    case SIC_FORM_SIC0_IP: form = atom_sic0_ip; break;
-    default: return error_tuple(env, atom_unknown_answer);
-    }
-    return enif_make_tuple4(env, atom_result, form, make_text(env, answer->ip, answer->ip_len),
+    return enif_make_tuple4(env, atom_result, form_atoms[form],
+                            make_text(env, answer->ip, answer->ip_len),
                             answer->port ? enif_make_uint(env, answer->port) : atom_undefined);
 }
 

@@ -20,11 +20,12 @@
 
 -define(SEND_CHUNK, 100).
 
-%% Returns, for each kind, {Label, WallMedian, WallMin, BusyMedian, Reply}
-%% in microseconds per IQ over Rounds rounds of N IQs, with one reply of
-%% that kind as text.
+%% Returns, for each kind, {Label, WallMedian, WallMin, BusyMedian, Reply,
+%% Rounds} in microseconds per IQ over Rounds rounds of N IQs, with one
+%% reply of that kind as text and each round's {Wall, Busy}, so that ratios
+%% can be taken round by round.
 -spec run(binary(), binary(), binary(), inet:port_number(), pos_integer(), pos_integer()) ->
-          [{string(), float(), float(), float(), binary()}].
+          [{string(), float(), float(), float(), binary(), [{float(), float()}]}].
 run(User, Host, Password, Port, N, Rounds) ->
     mod_xmpp_sic_bench_native:install(Host),
     Flag = erlang:system_flag(scheduler_wall_time, true),
@@ -54,7 +55,7 @@ bench(Sock, N, Rounds) ->
              || R <- lists:seq(1, Rounds)],
     [{Label, median([element(1, lists:nth(I, T)) || T <- Times]),
       lists:min([element(1, lists:nth(I, T)) || T <- Times]),
-      median([element(2, lists:nth(I, T)) || T <- Times]), Sample}
+      median([element(2, lists:nth(I, T)) || T <- Times]), Sample, [lists:nth(I, T) || T <- Times]}
      || {I, {Label, _, _}, Sample} <- lists:zip3(lists:seq(1, length(Kinds)), Kinds, Samples)].
 
 median(Xs) ->

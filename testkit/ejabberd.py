@@ -17,6 +17,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 
 from . import logs, ports, process, tls
 
@@ -43,6 +44,9 @@ hide_sensitive_log_data: false
 listen:
 {listeners}
 auth_method: internal
+# No server-to-server traffic: a stanza to a remote domain is bounced at
+# once instead of after a DNS lookup and connection attempt.
+s2s_access: none
 acl:
   local:
     user_regexp: ""
@@ -76,16 +80,18 @@ class EjabberdNode:
     """Context manager: a running node with `modules_yaml` (the lines under
     `modules:`), `ebin_dirs` on the code path (-pa) and, if given,
     `contrib_dir` as ejabberd's contrib modules directory (modules installed
-    there are put on the code path by ejabberd itself)."""
+    there are put on the code path by ejabberd itself). `users`: (name,
+    password) pairs registered once the node is up."""
 
     def __init__(self, ebin_dirs=(), modules_yaml="  mod_disco: {}\n", domain="localhost", start_timeout=30,
-                 contrib_dir=None, tls=False):
+                 contrib_dir=None, tls=False, users=()):
         self.ebin_dirs = list(ebin_dirs)
         self.modules_yaml = modules_yaml
         self.domain = domain
         self.start_timeout = start_timeout
         self.contrib_dir = contrib_dir
         self.tls = tls
+        self.users = list(users)
         self.dir = self.proc = None
         self.cert = None
         self.node = f"xsic{os.getpid()}x{secrets.token_hex(3)}@localhost"
@@ -164,6 +170,8 @@ class EjabberdNode:
         if self.tls:
             endpoints += [("127.0.0.1", self.port_starttls), ("127.0.0.1", self.port_tls)]
         process.wait_for_ports(self.proc, endpoints, self.start_timeout, self.output)
+        for user, password in self.users:
+            self.register([user], password)
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -221,13 +229,20 @@ class EjabberdNode:
             raise RuntimeError(f"rpc failed ({out.returncode}): {out.stderr}{out.stdout}")
         return out.stdout.strip()
 
-    def register(self, users, password):
+    def register(self, users, password, timeout=30.0):
         """Creates accounts: `users` is a list of names with one password
-        (or a single name)."""
+        (or a single name). Retried while the node is still creating its
+        tables: its ports open before ejabberd_auth's table exists."""
         if isinstance(users, str):
             users = [users]
         exprs = ", ".join(f'ejabberd_auth:try_register(<<"{u}">>, <<"{self.domain}">>, <<"{password}">>)'
                           for u in users)
-        result = self.rpc(f"[{exprs}]")
-        if result.replace(" ", "").replace("\n", "") != "[" + ",".join(["ok"] * len(users)) + "]":
-            raise RuntimeError(f"registering {users} failed: {result}")
+        want = "[" + ",".join(["ok"] * len(users)) + "]"
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.rpc(f"[{exprs}]")
+            if result.replace(" ", "").replace("\n", "") == want:
+                return
+            if "no_exists" not in result or time.monotonic() > deadline:
+                raise RuntimeError(f"registering {users} failed: {result}")
+            time.sleep(0.2)

@@ -5,9 +5,9 @@
 #
 #   bindings/erlang/run-tests.sh [--no-bench]
 #
-# --no-bench skips measuring mod_sic against mod_xmpp_sic inside the node
-# (about 5 s) and the brief run of the wire benchmark (about 10 s); the
-# figures are printed, never asserted.
+# --no-bench skips the in-node benchmark (mod_xmpp_sic, mod_ping and a native
+# handler, request bytes to reply bytes; about 5 s) and the brief run of the
+# wire benchmark (about 10 s); the figures are printed, never asserted.
 set -uo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -23,11 +23,11 @@ import statistics
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "mod_xmpp_sic", "test"))
-
-from harness import EjabberdNode  # noqa: E402
-from raw_client import RawClient  # noqa: E402
+# The repository root, for the shared test kit (testkit/README.md).
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..")))
+from testkit.ejabberd import EjabberdNode  # noqa: E402
+from testkit.process import cpu_seconds, settle  # noqa: E402
+from testkit.xmpp import RawClient  # noqa: E402
 
 DOMAIN = "localhost"
 USER, PASSWORD = "bench", "secret"
@@ -41,27 +41,6 @@ MODULES = {
     "mod_sic": "  mod_disco: {}\n  mod_sic: {}\n",
     "mod_xmpp_sic": "  mod_disco: {}\n  mod_xmpp_sic: {}\n",
 }
-
-
-def cpu_seconds(pid):
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def settle(node, limit=90.0):
-    """Waits until the node is idle. ejabberd opens its ports before it has
-    finished loading every application's modules in the background (tens of
-    ms of CPU per IQ in the first seconds), which would be billed to whichever
-    module's round came first."""
-    deadline = time.monotonic() + limit
-    quiet = 0
-    while quiet < 3 and time.monotonic() < deadline:
-        before = cpu_seconds(node.proc.pid)
-        time.sleep(0.5)
-        quiet = quiet + 1 if cpu_seconds(node.proc.pid) - before <= 0.02 else 0
-    if quiet < 3:
-        print(f"warning: node {node.node} still busy after {limit:.0f} s", file=sys.stderr)
 
 
 async def pipeline(client, count, first):
@@ -94,7 +73,7 @@ async def pipeline(client, count, first):
 
 
 async def round_on(node, count):
-    client = RawClient("127.0.0.1", node.port_v4, USER, DOMAIN, PASSWORD, "wire")
+    client = RawClient("127.0.0.1", node.port_v4, USER, DOMAIN, PASSWORD, "wire", keep_raw=False)
     await client.connect()
     try:
         problems = await pipeline(client, WARM_UP, 0)
@@ -126,8 +105,13 @@ def main():
         nodes = {"mod_sic": sic_node, "mod_xmpp_sic": our_node}
         for node in nodes.values():
             node.register([USER], PASSWORD)
+        # ejabberd opens its ports before it has finished loading every
+        # application's modules in the background (tens of ms of CPU per IQ
+        # in the first seconds), which would be billed to whichever module's
+        # round came first.
         for node in nodes.values():
-            settle(node)
+            if not settle(node.proc.pid):
+                print(f"warning: node {node.node} still busy after 90 s", file=sys.stderr)
         for _ in range(args.rounds):
             for label, node in nodes.items():
                 rate, cpu, problems = asyncio.run(round_on(node, args.iqs))

@@ -25,9 +25,15 @@ import xml.etree.ElementTree as ET
 import slixmpp
 from slixmpp.exceptions import IqError
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from harness import EjabberdNode  # noqa: E402
-from raw_client import RawClient, xml_attr  # noqa: E402
+# The repository root, for the shared test kit (testkit/README.md).
+sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), *[".."] * 4)))
+from testkit.ejabberd import EjabberdNode  # noqa: E402
+from testkit.http import BoshClient, WebSocketClient  # noqa: E402
+from testkit.logs import EJABBERD_ERRORS  # noqa: E402
+from testkit.ports import free_port  # noqa: E402
+from testkit.process import accepts  # noqa: E402
+from testkit.xmlstream import escape_attr as xml_attr  # noqa: E402
+from testkit.xmpp import RawClient  # noqa: E402
 
 DOMAIN = "localhost"
 PASSWORD = "secret"
@@ -39,11 +45,42 @@ LOAD_REQUESTS = 200
 
 MODULES = """\
   mod_disco: {}
+  mod_bosh: {}
   # For the benchmark's (b) row; it answers pings to users' bare JIDs too.
   mod_ping: {}
   # mod_sic is not enabled: one handler owns a namespace per host.
   mod_xmpp_sic: {}
 """
+
+
+HTTP_LISTENER = """\
+  -
+    port: {port}
+    ip: "127.0.0.1"
+    module: ejabberd_http
+    request_handlers:
+      /http-bind: mod_bosh
+      /xmpp-websocket: ejabberd_http_ws
+"""
+
+
+class NodeWithHTTP(EjabberdNode):
+    """The kit's node plus an HTTP listener for BOSH and WebSocket on
+    `port_http` (the kit's node has none)."""
+
+    def _listeners(self):
+        self.port_http = free_port()
+        return super()._listeners() + HTTP_LISTENER.format(port=self.port_http)
+
+    def __enter__(self):
+        super().__enter__()
+        deadline = time.monotonic() + 15
+        while not accepts("127.0.0.1", self.port_http):
+            if time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("ejabberd's HTTP listener did not open")
+            time.sleep(0.1)
+        return self
 
 
 class Results:
@@ -354,13 +391,53 @@ async def check_raw(node, results):
         await client.close()
 
 
+# --- WebSocket and BOSH: the transport and source the hook reads ----------
+
+def http_sic(client_class, node, forwarded_for=None):
+    """A sic:1 get over WebSocket or BOSH: the reply and this end's address."""
+    client = client_class("127.0.0.1", node.port_http, forwarded_for=forwarded_for, domain=DOMAIN)
+    try:
+        client.login("alice", PASSWORD)
+        reply = client.iq(f"<iq type='get' id='http' xmlns='jabber:client'><address xmlns='{SIC1}'/></iq>")
+        return reply, client.sockname
+    finally:
+        client.close()
+
+
+async def check_http(node, client_class, forwarded_for, want_port):
+    """Over WebSocket the port is the connection's; over BOSH, whose session
+    outlives its connections, there is none; behind a trusted proxy the
+    address is X-Forwarded-For's and no port is sent (ejabberd keeps the
+    proxy's)."""
+    reply, (ip, port) = await asyncio.to_thread(http_sic, client_class, node, forwarded_for)
+    want = [("ip", forwarded_for or ip)] + ([("port", str(port))] if want_port else [])
+    fields = address_fields(reply, SIC1)
+    if reply.get("type") != "result" or fields != want:
+        return f"got {fields}, want {want}: {ET.tostring(reply, encoding='unicode')[:300]}"
+    return None
+
+
+async def run_http_checks(node, results):
+    await run_check(results, "sic:1 over WebSocket: ip and port of the connection",
+                    check_http(node, WebSocketClient, None, True))
+    await run_check(results, "sic:1 over BOSH: ip, no port", check_http(node, BoshClient, None, False))
+    node.rpc("ejabberd_config:set_option(trusted_proxies, all)")
+    try:
+        await run_check(results, "WebSocket behind a trusted proxy: X-Forwarded-For's ip, no port",
+                        check_http(node, WebSocketClient, "192.0.2.7", False))
+        await run_check(results, "BOSH behind a trusted proxy: X-Forwarded-For's ip, no port",
+                        check_http(node, BoshClient, "192.0.2.7", False))
+    finally:
+        node.rpc("ejabberd_config:set_option(trusted_proxies, [])")
+
+
 async def load_client(node, index, results_out):
     """One load client: REQUESTS pipelined sic:1 IQs, each reply checked."""
     listeners = [("127.0.0.1", node.port_v4, "127.0.0.1"), ("::1", node.port_v6, "::1"),
                  ("127.0.0.1", node.port_mapped, "127.0.0.1")]
     host, port, want_ip = listeners[index % len(listeners)]
     user = f"load{index}"
-    client = RawClient(host, port, user, DOMAIN, PASSWORD, f"r{index}")
+    client = RawClient(host, port, user, DOMAIN, PASSWORD, f"r{index}", keep_raw=False)
     await client.connect()
     try:
         local_port = client.local_addr[1]
@@ -412,17 +489,13 @@ async def check_load(node):
     return "; ".join(problems) if problems else None
 
 
-CRASH_PATTERNS = re.compile(r"\[(error|critical|emergency|alert)\]|CRASH REPORT|crash_report|"
-                            r"Failed to process iq")
-
-
 async def check_node_healthy(node):
     if not node.alive():
         return "the node is down"
     answer = node.rpc("ok")
     if answer != "ok":
         return f"rpc answered {answer!r}"
-    crashes = [line for line in node.log().splitlines() if CRASH_PATTERNS.search(line)]
+    crashes = [line for line in node.log().splitlines() if EJABBERD_ERRORS.search(line)]
     return f"log has {len(crashes)} error lines: {crashes[:3]}" if crashes else None
 
 
@@ -523,6 +596,7 @@ async def run_checks(node, results, args):
     finally:
         for c in (v4, v6, mapped):
             await slix_close(c)
+    await run_http_checks(node, results)
     await check_raw(node, results)
     await run_check(results, f"{LOAD_CLIENTS} concurrent clients x {LOAD_REQUESTS} IQs: all answered "
                              "correctly", check_load(node))
@@ -534,6 +608,7 @@ async def run_checks(node, results, args):
 
 OPTIONS_MODULES = """\
   mod_disco: {}
+  mod_bosh: {}
   # For the benchmark's (b) row; it answers pings to users' bare JIDs too.
   mod_ping: {}
   mod_xmpp_sic:
@@ -580,6 +655,9 @@ def main():
     parser.add_argument("--bench-rounds", type=int, default=15)
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
+    # Idle schedulers sleep instead of spinning, so the nodes' CPU time and
+    # their schedulers' busy time are the work they did.
+    os.environ["ERL_AFLAGS"] = "+sbwt none +sbwtdcpu none +sbwtdio none"
     # A timeout or Ctrl-C still stops the node and removes its directory.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     results = Results()
@@ -590,7 +668,7 @@ def main():
         build_dir = os.path.abspath(args.build_dir)
         if os.path.basename(build_dir) != "mod_xmpp_sic":
             raise RuntimeError("BUILD_DIR must be named mod_xmpp_sic (a contrib module directory)")
-        with EjabberdNode([], MODULES, contrib_dir=os.path.dirname(build_dir)) as node:
+        with NodeWithHTTP([], MODULES, contrib_dir=os.path.dirname(build_dir)) as node:
             users = ["alice", "bob", "bench"] + [f"load{i}" for i in range(LOAD_CLIENTS)]
             node.register(users, PASSWORD)
             try:

@@ -199,12 +199,16 @@ class PullStreamReader:
 
 
 def parse_one(data):
-    """The single element in `data` (bytes or str) as a Stanza."""
+    """The single element in `data` (bytes or str) as a Stanza; ValueError
+    when it is not exactly one well-formed element."""
     if isinstance(data, str):
         data = data.encode()
     reader = StreamReader(stanza_depth=1)
-    reader.feed(data)
-    reader._parser.Parse(b"", True)
+    try:
+        reader.feed(data)
+        reader._parser.Parse(b"", True)
+    except expat.ExpatError as e:
+        raise ValueError(f"not one well-formed element: {e}") from None
     if len(reader.stanzas) != 1:
         raise ValueError(f"expected one element, found {len(reader.stanzas)}")
     return reader.stanzas[0]

@@ -23,9 +23,9 @@ error log. The last line is `N passed, N failed`; exit status 1 on failure.
     python3 -m testkit.agreement [--hosts prosody,ejabberd] [--filter TEXT]
         [--lua-dir bindings/lua] [--ejabberd-dir BUILD_DIR]
 
-Without --lua-dir's xmpp_sic.so, `make -C bindings/lua` builds it; without
---ejabberd-dir, bindings/ejabberd/mod_xmpp_sic/build.sh builds into a
-temporary directory."""
+`make -C bindings/lua` is run first (--lua-dir names where xmpp_sic.so is
+then found); without --ejabberd-dir, bindings/ejabberd/mod_xmpp_sic/build.sh
+builds the ejabberd module into a temporary directory."""
 
 import sys
 from pathlib import Path
@@ -289,12 +289,12 @@ def print_known_differences(tally, cases, hosts):
 
 
 def build_lua(lua_dir):
+    """`make -C bindings/lua` (incremental), then the module's path."""
+    done = subprocess.run(["make", "--no-print-directory", "-C", str(REPO / "bindings" / "lua")],
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"make -C bindings/lua failed ({done.returncode}):\n" + done.stdout[-3000:])
     so = Path(lua_dir) / "xmpp_sic.so"
-    if not so.exists():
-        done = subprocess.run(["make", "--no-print-directory", "-C", str(REPO / "bindings" / "lua")],
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"make -C bindings/lua failed ({done.returncode}):\n" + done.stdout[-3000:])
     if not so.exists():
         raise RuntimeError(f"{so} is missing after make")
     return str(lua_dir)

@@ -57,7 +57,9 @@ class Process(unittest.TestCase):
         self.assertEqual(process.stop(child), -15)
 
     def test_stop_kills_what_ignores_sigterm(self):
-        child = subprocess.Popen(["sh", "-c", "trap '' TERM; echo ready; sleep 30 & wait"],
+        # Short sleeps in a loop: no child outlives the shell for long
+        # (a long one would hold the test runner's output open).
+        child = subprocess.Popen(["sh", "-c", "trap '' TERM; echo ready; while :; do sleep 0.1; done"],
                                  stdout=subprocess.PIPE)
         child.stdout.readline()
         started = time.monotonic()

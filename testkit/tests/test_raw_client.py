@@ -17,8 +17,8 @@ FEATURES_BIND = b"<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind
 
 class FakeServer:
     """Answers the login, then each `<iq id=X>...</iq>` (never self-closed)
-    with a result whose
-    id is X, until it reads 'BYE' (stream error) or 'DROP' (close)."""
+    with a result whose id is X, until it reads 'BYE' (stream error) or
+    'DROP' (close)."""
 
     def __init__(self):
         self.auth = None

@@ -6,10 +6,11 @@
 #   3. the agreement test: the corpus over real c2s streams to a private
 #      Prosody and a private ejabberd, each with mod_xmpp_sic, compared with
 #      the library's sic_handle_iq (it builds both modules itself).
-# Installs what it needs first (apt packages; service starts refused during
-# install). Servers run on loopback only and are stopped by PID. Prints the
-# wall time of each part; the last line is "N passed, N failed" (the sum);
-# the exit status is non-zero on any failure.
+# Installs what it needs first (testkit/install-deps.sh: apt packages, with
+# service starts refused during the install). Servers run on loopback only
+# and are stopped by PID. Prints the wall time of each part; the last line
+# is "N passed, N failed" (the sum); the exit status is non-zero on any
+# failure.
 set -u -o pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -17,51 +18,11 @@ cd "$ROOT"
 PASSED=0
 FAILED=0
 TIMES=()
-APT_PACKAGES=(python3 openssl prosody ejabberd erlang-dev erlang-nox rebar3 lua5.4 liblua5.4-dev
-              libluajit-5.1-dev gcc make libc6-dev)
 
 say() { printf '\n== %s\n' "$*"; }
 
-as_root() {
-    if [ "$(id -u)" -eq 0 ]; then "$@"
-    elif command -v sudo >/dev/null; then sudo "$@"
-    else echo "need root (or sudo) to run: $*" >&2; return 1
-    fi
-}
-
-missing_apt() {
-    local pkg
-    for pkg in "${APT_PACKAGES[@]}"; do
-        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || printf '%s ' "$pkg"
-    done
-}
-
-# Installing prosody or ejabberd would start the system's own server:
-# a policy-rc.d that refuses (exit 101) keeps the machine's services off
-# while apt runs, and is removed afterwards if we put it there.
-install_deps() {
-    local missing policy=/usr/sbin/policy-rc.d ours=0 status=0
-    missing=$(missing_apt)
-    [ -z "$missing" ] && return 0
-    say "installing: $missing"
-    if [ ! -e "$policy" ]; then
-        as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy" && ours=1
-    fi
-    # shellcheck disable=SC2086 # one package per word
-    as_root apt-get update -qq &&
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing \
-            >/dev/null || status=1
-    [ "$ours" = 1 ] && as_root rm -f "$policy"
-    missing=$(missing_apt)
-    if [ -n "$missing" ]; then
-        echo "still missing after installing: $missing" >&2
-        return 1
-    fi
-    return $status
-}
-
-# part NAME COMMAND...: runs it, shows its output and wall time, adds its
-# counts (from the parser given in COUNT) to the totals. A part that
+# part NAME COUNTER COMMAND...: runs it, shows its output and wall time, adds its
+# counts (from the function named COUNTER) to the totals. A part that
 # prints no counts or exits non-zero without a failure counts one.
 part() {
     local name=$1 counter=$2
@@ -112,7 +73,7 @@ build_library() {
     cargo build --release --quiet && [ -f target/release/libxmpp_sic.so ] && echo "BUILD OK"
 }
 
-if ! install_deps; then
+if ! bash "$ROOT/testkit/install-deps.sh"; then
     echo "FAIL installing dependencies"
     FAILED=$((FAILED + 1))
 fi

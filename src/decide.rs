@@ -4,9 +4,9 @@
 //! stanza and the host-parsed parts) end here, so they cannot disagree.
 
 use std::ffi::CStr;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use crate::addr::{ip_text, IpText};
+use crate::addr::reported_ip;
 use crate::jid::Jid;
 use crate::Flags;
 
@@ -36,15 +36,43 @@ pub enum Form {
     Sic0Address,
 }
 
+/// The two Server IP Check namespaces.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SicNs {
+    /// `urn:xmpp:sic:0` (XEP v0.1).
+    Sic0,
+    /// `urn:xmpp:sic:1` (XEP v0.2).
+    Sic1,
+}
+
+impl SicNs {
+    /// The namespace a (decoded) URI names, if it is one of ours.
+    pub fn of_uri(uri: &str) -> Option<SicNs> {
+        match uri {
+            crate::NS_SIC1 => Some(SicNs::Sic1),
+            crate::NS_SIC0 => Some(SicNs::Sic0),
+            _ => None,
+        }
+    }
+
+    /// Its URI.
+    pub const fn uri(self) -> &'static str {
+        match self {
+            SicNs::Sic0 => crate::NS_SIC0,
+            SicNs::Sic1 => crate::NS_SIC1,
+        }
+    }
+}
+
 impl Form {
-    /// The request form of an element, given its local name and its
-    /// namespace URI (both decoded), or `None` when it is not one we answer.
-    pub fn of(local: &str, ns: &str, flags: Flags) -> Option<Form> {
-        match (ns, local) {
-            (crate::NS_SIC1, "address") => Some(Form::Sic1Address),
+    /// The request form of an element, given its local name and namespace,
+    /// or `None` when it is not one we answer.
+    pub fn of(local: &str, ns: Option<SicNs>, flags: Flags) -> Option<Form> {
+        match (ns?, local) {
+            (SicNs::Sic1, "address") => Some(Form::Sic1Address),
             _ if flags.contains(Flags::NO_SIC0) => None,
-            (crate::NS_SIC0, "ip") => Some(Form::Sic0Ip),
-            (crate::NS_SIC0, "address") => Some(Form::Sic0Address),
+            (SicNs::Sic0, "ip") => Some(Form::Sic0Ip),
+            (SicNs::Sic0, "address") => Some(Form::Sic0Address),
             _ => None,
         }
     }
@@ -60,8 +88,8 @@ impl Form {
     /// The namespace of the reply's payload element (the request's own).
     pub const fn namespace(self) -> &'static str {
         match self {
-            Form::Sic1Address => crate::NS_SIC1,
-            Form::Sic0Ip | Form::Sic0Address => crate::NS_SIC0,
+            Form::Sic1Address => SicNs::Sic1.uri(),
+            Form::Sic0Ip | Form::Sic0Address => SicNs::Sic0.uri(),
         }
     }
 }
@@ -165,6 +193,7 @@ impl Connection {
 
     /// The port to report: only the source port of the client's own
     /// connection, as the server saw it.
+    #[inline]
     fn port(&self, flags: Flags) -> Option<u16> {
         let port = self.addr?.port();
         let own_connection = self.transport != Transport::Bosh && self.source != Source::Forwarded;
@@ -250,8 +279,9 @@ pub enum Answer {
     Result {
         /// The form to answer in (the request's own).
         form: Form,
-        /// The address as text.
-        ip: IpText,
+        /// The client's address (an IPv4-mapped one already unmapped unless
+        /// the flags keep it).
+        ip: IpAddr,
         /// The port to report, if any (never for sic:0, which defines none).
         port: Option<u16>,
     },
@@ -260,6 +290,7 @@ pub enum Answer {
 }
 
 /// Decides the answer, or `None` when the IQ is not ours to answer.
+#[inline(always)]
 pub fn decide(
     parts: &Parts,
     sender: &Jid<'_>,
@@ -282,7 +313,7 @@ pub fn decide(
     } else if let Some(addr) = conn.addr {
         return Some(Answer::Result {
             form,
-            ip: ip_text(addr.ip(), flags),
+            ip: reported_ip(addr.ip(), flags),
             // sic:0 defines no port.
             port: conn.port(flags).filter(|_| form == Form::Sic1Address),
         });
@@ -331,20 +362,19 @@ mod tests {
 
     #[test]
     fn forms_by_name_and_namespace() {
+        let of = |local, uri, flags| Form::of(local, SicNs::of_uri(uri), flags);
         assert_eq!(
-            Form::of("address", crate::NS_SIC1, Flags::NONE),
+            of("address", crate::NS_SIC1, Flags::NONE),
             Some(Form::Sic1Address)
         );
-        assert_eq!(
-            Form::of("ip", crate::NS_SIC0, Flags::NONE),
-            Some(Form::Sic0Ip)
-        );
-        assert_eq!(Form::of("ip", crate::NS_SIC0, Flags::NO_SIC0), None);
-        assert_eq!(Form::of("ip", crate::NS_SIC1, Flags::NONE), None);
-        assert_eq!(Form::of("Address", crate::NS_SIC1, Flags::NONE), None);
+        assert_eq!(of("ip", crate::NS_SIC0, Flags::NONE), Some(Form::Sic0Ip));
+        assert_eq!(of("ip", crate::NS_SIC0, Flags::NO_SIC0), None);
+        assert_eq!(of("ip", crate::NS_SIC1, Flags::NONE), None);
+        assert_eq!(of("Address", crate::NS_SIC1, Flags::NONE), None);
+        assert_eq!(of("address", "urn:xmpp:sic:1 ", Flags::NONE), None);
         for form in [Form::Sic1Address, Form::Sic0Ip, Form::Sic0Address] {
             assert_eq!(
-                Form::of(form.element(), form.namespace(), Flags::NONE),
+                of(form.element(), form.namespace(), Flags::NONE),
                 Some(form)
             );
         }

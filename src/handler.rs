@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use crate::decide::{decide, Answer, Connection, Form, IqType, Parts, Shape};
+use crate::decide::{decide, Answer, Connection, Form, IqType, Parts, Shape, SicNs};
 use crate::escape::AttrText;
 use crate::jid::Jid;
 use crate::parse::{parse_iq, Iq};
@@ -73,7 +73,9 @@ impl HandleError {
 /// caller may retry with a larger buffer. `out` is written only when the whole
 /// reply fits; [`reply_bound`](crate::reply_bound) bytes always do.
 pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleError> {
-    let (sender, target) = parse_jids(req.sender, req.target)?;
+    let sender = Jid::parse(req.sender).map_err(|_| HandleError::InvalidArgument)?;
+    let target = req.target.map(Jid::parse).transpose();
+    let target = target.map_err(|_| HandleError::InvalidArgument)?;
     let iq = parse_iq(req.stanza).map_err(|_| HandleError::MalformedStanza)?;
 
     #[cfg(feature = "panic-probe")]
@@ -81,7 +83,14 @@ pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleErr
         panic!("panic probe requested by the stanza id");
     }
 
-    let parts = IqParts::of(&iq).decision_parts(req.flags);
+    // From the parser's own namespace class: no URI to compare again.
+    let parts = Parts {
+        kind: iq.kind,
+        form: iq
+            .payload
+            .and_then(|child| Form::of(child.local, child.ns.sic(), req.flags)),
+        shape: iq.payload.map_or(Shape::EMPTY, |child| child.shape),
+    };
     let conn = Connection::socket(req.peer);
     let Some(body) = decide(&parts, &sender, target.as_ref(), &conn, req.flags) else {
         return Ok(Handled::Pass);
@@ -97,7 +106,7 @@ pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleErr
             text,
             verbatim: jid.verbatim,
         }),
-        body,
+        body: &body,
     };
 
     // Hosts size their buffer with reply_bound, which is proven to suffice:
@@ -139,7 +148,9 @@ pub struct ParsedRequest<'a> {
 /// same decision as [`handle_iq`] makes for the same request, without the
 /// stanza around it; the host builds the reply with its own library.
 pub fn handle_parsed(req: &ParsedRequest<'_>) -> Result<Option<Answer>, HandleError> {
-    let (sender, target) = parse_jids(req.sender, req.target)?;
+    let sender = Jid::parse(req.sender).map_err(|_| HandleError::InvalidArgument)?;
+    let target = req.target.map(Jid::parse).transpose();
+    let target = target.map_err(|_| HandleError::InvalidArgument)?;
     let parts = req.iq.decision_parts(req.flags);
     Ok(decide(
         &parts,
@@ -177,7 +188,9 @@ impl<'a> IqParts<'a> {
     fn of(iq: &Iq<'a>) -> IqParts<'a> {
         IqParts {
             kind: iq.kind,
-            payload: iq.payload.map(|child| (child.local, child.ns.sic_uri())),
+            payload: iq
+                .payload
+                .map(|child| (child.local, child.ns.sic().map_or("", SicNs::uri))),
             shape: iq.payload.map_or(Shape::EMPTY, |child| child.shape),
         }
     }
@@ -187,22 +200,10 @@ impl<'a> IqParts<'a> {
             kind: self.kind,
             form: self
                 .payload
-                .and_then(|(local, ns)| Form::of(local, ns, flags)),
+                .and_then(|(local, ns)| Form::of(local, SicNs::of_uri(ns), flags)),
             shape: self.shape,
         }
     }
-}
-
-fn parse_jids<'a>(
-    sender: &'a str,
-    target: Option<&'a str>,
-) -> Result<(Jid<'a>, Option<Jid<'a>>), HandleError> {
-    let sender = Jid::parse(sender).map_err(|_| HandleError::InvalidArgument)?;
-    let target = match target {
-        Some(t) => Some(Jid::parse(t).map_err(|_| HandleError::InvalidArgument)?),
-        None => None,
-    };
-    Ok((sender, target))
 }
 
 /// Like [`handle_iq`], into a new `Vec`; `Ok(None)` means pass. For Rust hosts

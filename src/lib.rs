@@ -32,7 +32,6 @@ mod tokenize;
 #[allow(unsafe_code)]
 pub mod ffi;
 
-pub use addr::IpText;
 pub use decide::{Answer, Connection, Form, IqType, Shape, Source, StanzaError, Transport};
 pub use handler::{
     handle_iq, handle_iq_to_vec, handle_parsed, parse_parts, HandleError, Handled, IqParts,

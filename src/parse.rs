@@ -8,7 +8,7 @@
 
 use quick_xml::events::attributes::Attributes;
 
-use crate::decide::{IqType, Shape};
+use crate::decide::{IqType, Shape, SicNs};
 use crate::escape::{
     self, check_attribute, decoded_eq, decoded_is_blank, AttrText, Context, Malformed,
 };
@@ -74,13 +74,12 @@ impl Ns {
         Ok(Ns::Other)
     }
 
-    /// The URI of a Server IP Check namespace, for [`crate::decide::Form::of`];
-    /// every other namespace is none of its business.
-    pub fn sic_uri(self) -> &'static str {
+    /// Which Server IP Check namespace this is, if any.
+    pub fn sic(self) -> Option<SicNs> {
         match self {
-            Ns::Sic0 => crate::NS_SIC0,
-            Ns::Sic1 => crate::NS_SIC1,
-            _ => "",
+            Ns::Sic0 => Some(SicNs::Sic0),
+            Ns::Sic1 => Some(SicNs::Sic1),
+            _ => None,
         }
     }
 
@@ -528,10 +527,10 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
     let mut tokens = Tokenizer::new(input);
     let mut root: Option<Iq<'_>> = None;
     let mut root_done = false;
-    // The IQ's first child, and whether we are inside it right now (rather
-    // than inside a sibling of it) when at depth 2.
+    // The IQ's first child, and how many children the IQ has had so far:
+    // at depth 2 we are inside the first one while that count is 1.
     let mut payload: Option<Child<'a>> = None;
-    let mut in_payload = false;
+    let mut children = 0u32;
     // Shape bits gathered before the payload is known (text before it).
     let mut shape = Shape::EMPTY;
 
@@ -560,19 +559,22 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
                             payload: None,
                         });
                     }
-                    1 if payload.is_none() => {
-                        if tag.attributes {
-                            shape.insert(Shape::ATTRIBUTES);
+                    1 => {
+                        children += 1;
+                        if children > 1 {
+                            shape.insert(Shape::SIBLINGS);
+                        } else {
+                            if tag.attributes {
+                                shape.insert(Shape::ATTRIBUTES);
+                            }
+                            payload = Some(Child {
+                                local: tag.local,
+                                ns: tag.ns,
+                                shape: Shape::EMPTY,
+                            });
                         }
-                        payload = Some(Child {
-                            local: tag.local,
-                            ns: tag.ns,
-                            shape: Shape::EMPTY,
-                        });
-                        in_payload = !tag.empty;
                     }
-                    1 => shape.insert(Shape::SIBLINGS),
-                    2 if in_payload => shape.insert(Shape::CHILDREN),
+                    2 if children == 1 => shape.insert(Shape::CHILDREN),
                     // Deeper elements sit inside an element already counted.
                     _ => {}
                 }
@@ -582,7 +584,6 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
             }
             Token::End(name) => {
                 close_element(scopes, name)?;
-                in_payload &= scopes.depth > 1;
                 root_done |= scopes.depth == 0;
             }
             Token::Text(text) => {
@@ -591,7 +592,7 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
                     match scopes.depth {
                         0 => return Err(Malformed),
                         1 => shape.insert(Shape::SIBLINGS),
-                        2 if in_payload => shape.insert(Shape::TEXT),
+                        2 if children == 1 => shape.insert(Shape::TEXT),
                         _ => {}
                     }
                 }
@@ -603,7 +604,7 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
                 if !text.bytes().all(escape::is_space) {
                     match scopes.depth {
                         1 => shape.insert(Shape::SIBLINGS),
-                        2 if in_payload => shape.insert(Shape::TEXT),
+                        2 if children == 1 => shape.insert(Shape::TEXT),
                         _ => {}
                     }
                 }

@@ -178,7 +178,7 @@ fn assert_same_answer(reply: &El, answer: &Answer) {
                 ),
                 None => (payload.text.as_str(), None),
             };
-            assert_eq!(ip_text, ip.as_str());
+            assert_eq!(ip_text, ip.to_string());
             assert_eq!(port_text, port.map(|p| p.to_string()).as_deref());
         }
         Answer::Error(err) => {

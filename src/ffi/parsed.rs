@@ -298,11 +298,12 @@ fn answer_for_c(answer: Answer) -> SicAnswer {
             out.form = code;
             out.name = name.as_ptr();
             out.ns = ns.as_ptr();
+            let text = crate::addr::ip_text(ip);
             // The text is at most 45 bytes, so the NUL always fits after it.
-            for (dst, &src) in out.ip.iter_mut().zip(ip.as_bytes()) {
+            for (dst, &src) in out.ip.iter_mut().zip(text.as_bytes()) {
                 *dst = src as c_char;
             }
-            out.ip_len = ip.as_bytes().len();
+            out.ip_len = text.as_bytes().len();
             out.port = port.unwrap_or(0);
         }
         Answer::Error(err) => {

@@ -227,6 +227,9 @@ async def judge(host, lib, case, tally):
         detail = "differs in " + "; ".join(differences(outcome.answers[0], expected))
     else:
         detail = f"server {server_said}; library {library_said}"
+    known = case.known.get(host.name)
+    if known:
+        side = f"known cause: {known}"
     tally.record("FAIL", host.name, case.name, f"{side}: {detail}; request {short(text)}")
 
 

@@ -1,12 +1,12 @@
 /*
  * xmpp_sic: the Lua binding of xmpp-sic (XEP-0279 Server IP Check).
  *
- * Thin by design: Lua values are checked and converted, the C ABI does the
- * protocol, and its status is mapped to Lua's idiom. Misuse (a wrong type,
- * a port out of range, unknown flag bits) raises; an expected failure (an
- * unparsable IP, a rejected stanza or JID) returns nil, message, status.
- * handle_stanza is the same call for hosts that hold stanzas as Prosody-style
- * trees: the conversions both ways are in tree_write.c and tree_read.c.
+ * Thin by design: Lua values are checked and converted, the C ABI decides,
+ * and its answer is handed back as plain values for the host to build its
+ * reply with its own XML library. No XML is read or written here. Misuse (a
+ * wrong type, a port out of range, unknown flag bits, a table that is not a
+ * stanza) raises; an expected failure (an unparsable IP, a JID the library
+ * rejects) returns nil, message, status.
  *
  * Builds against Lua 5.4 and against LuaJIT/Lua 5.1 from the same source.
  * Not linked with liblua: the interpreter that loads us exports the API.
@@ -25,8 +25,6 @@
 #include <lauxlib.h>
 #include <lua.h>
 
-#include "buffer.h"
-#include "tree.h"
 #include "xmpp_sic.h"
 
 /* Overridable only so that a test build can prove the load-time check. */
@@ -34,9 +32,12 @@
 #define XMPP_SIC_EXPECTED_ABI SIC_ABI_VERSION
 #endif
 
-/* PUC Lua 5.1 has no luaL_newlib (LuaJIT 2.1 does). */
+/* PUC Lua 5.1 has no luaL_newlib (LuaJIT 2.1 does), nor lua_rawlen. */
 #if LUA_VERSION_NUM < 502 && !defined(luaL_newlib)
 #define luaL_newlib(L, l) (lua_newtable(L), luaL_register((L), NULL, (l)))
+#endif
+#if LUA_VERSION_NUM < 502
+#define lua_rawlen lua_objlen
 #endif
 
 #define KNOWN_FLAGS (SIC_FLAG_OMIT_PORT | SIC_FLAG_KEEP_V4_MAPPED | SIC_FLAG_NO_SIC0)
@@ -178,114 +179,7 @@ static int push_failure(lua_State *L, const char *message, sic_status status)
     return 3;
 }
 
-/*
- * The reply is rendered straight into the memory that becomes the Lua
- * string: a luaL_Buffer. Its built-in space (LUAL_BUFFERSIZE: 1 KiB on 5.4,
- * 8 KiB on LuaJIT) is offered first, capped at sic_reply_bound, because the
- * bound assumes every byte escapes sixfold and so exceeds 1 KiB for ordinary
- * requests whose replies are ~200 bytes; asking for the bound up front would
- * heap-allocate a buffer box on every call (a third of the binding's cost).
- * A reply that does not fit is retried at the exact length the library
- * reports, which never exceeds the bound. 5.1 has no sized buffers: there a
- * userdata holds the rare long reply.
- */
-struct reply_area {
-    luaL_Buffer b;
-#if LUA_VERSION_NUM < 502
-    char *big;
-#endif
-};
-
-static char *reply_area_init(lua_State *L, struct reply_area *area, size_t cap)
-{
-#if LUA_VERSION_NUM >= 502
-    return luaL_buffinitsize(L, &area->b, cap);
-#else
-    area->big = NULL;
-    luaL_buffinit(L, &area->b);
-    (void)cap; /* never above LUAL_BUFFERSIZE here */
-    return luaL_prepbuffer(&area->b);
-#endif
-}
-
-/* Only called while the area holds nothing yet, so nothing is lost. */
-static char *reply_area_grow(lua_State *L, struct reply_area *area, size_t cap)
-{
-#if LUA_VERSION_NUM >= 502
-    (void)L;
-    return luaL_prepbuffsize(&area->b, cap);
-#else
-    area->big = lua_newuserdata(L, cap);
-    return area->big;
-#endif
-}
-
-static void reply_area_push(lua_State *L, struct reply_area *area, size_t len)
-{
-#if LUA_VERSION_NUM >= 502
-    (void)L;
-    luaL_pushresultsize(&area->b, len);
-#else
-    if (area->big != NULL) {
-        lua_pushlstring(L, area->big, len);
-        return;
-    }
-    luaL_addsize(&area->b, len);
-    luaL_pushresult(&area->b);
-#endif
-}
-
-/* Arguments 2..6 of handle_iq and handle_stanza, checked and converted. */
-struct request {
-    const char *sender;
-    size_t sender_len;
-    const char *target;
-    size_t target_len;
-    union peer peer;
-    socklen_t peer_len;
-    uint32_t flags;
-};
-
-/* Raises on misuse; returns 0 when the IP text is not an address. */
-static int check_request(lua_State *L, struct request *req)
-{
-    size_t ip_len;
-    const char *ip;
-    uint16_t port;
-
-    req->sender = check_string(L, 2, &req->sender_len);
-    req->target = opt_string(L, 3, &req->target_len);
-    ip = opt_string(L, 4, &ip_len);
-    port = (uint16_t)opt_whole(L, 5, 65535, "port");
-    req->flags = opt_flags(L, 6);
-    req->peer_len = 0;
-    if (ip != NULL) {
-        req->peer_len = parse_peer(ip, ip_len, port, &req->peer);
-        return req->peer_len != 0;
-    }
-    return 1;
-}
-
-static sic_status call(const struct request *req, const char *iq, size_t iq_len, char *out, size_t cap,
-                       size_t *out_len)
-{
-    return sic_handle_iq((const uint8_t *)iq, iq_len, req->sender, req->sender_len, req->target, req->target_len,
-                         req->peer_len ? &req->peer.sa : NULL, req->peer_len, req->flags, (uint8_t *)out, cap, out_len);
-}
-
-/* A first buffer of the bound, capped at what is at hand without allocating. */
-static size_t first_cap(const struct request *req, size_t iq_len, size_t at_hand)
-{
-    size_t bound = sic_reply_bound(iq_len, req->sender_len, req->target_len);
-    return bound < at_hand ? bound : at_hand;
-}
-
-/*
- * handle_iq(stanza, sender, target|nil, ip|nil, port|nil [, flags])
- *   -> reply string | false (pass) | nil, message, status
- */
-/* What both entry points return for every status but OK: false on PASS,
- * nil, message, status otherwise. */
+/* Every status but OK: false on PASS, nil, message, status otherwise. */
 static int push_not_ok(lua_State *L, sic_status status)
 {
     if (status == SIC_STATUS_PASS) {
@@ -295,81 +189,297 @@ static int push_not_ok(lua_State *L, sic_status status)
     return push_failure(L, sic_status_str(status), status);
 }
 
-static int l_handle_iq(lua_State *L)
+/* The client's address and port (arguments ip_arg, ip_arg + 1); 0 when the
+ * IP text is not an address, which the caller reports. */
+static int check_peer(lua_State *L, int ip_arg, union peer *peer, socklen_t *peer_len)
 {
-    size_t iq_len, cap, out_len = 0;
-    const char *iq = check_string(L, 1, &iq_len);
-    struct request req;
-    struct reply_area area;
-    char *out;
-    sic_status status;
+    size_t ip_len;
+    const char *ip = opt_string(L, ip_arg, &ip_len);
+    uint16_t port = (uint16_t)opt_whole(L, ip_arg + 1, 65535, "port");
 
-    if (!check_request(L, &req)) {
-        return push_failure(L, "invalid IP address", SIC_STATUS_INVALID_ARGUMENT);
+    *peer_len = 0;
+    if (ip == NULL) {
+        return 1;
     }
-    cap = first_cap(&req, iq_len, LUAL_BUFFERSIZE);
-    out = reply_area_init(L, &area, cap);
-    status = call(&req, iq, iq_len, out, cap, &out_len);
-    if (status == SIC_STATUS_BUFFER_TOO_SMALL) {
-        cap = out_len;
-        out = reply_area_grow(L, &area, cap);
-        status = call(&req, iq, iq_len, out, cap, &out_len);
-    }
+    *peer_len = parse_peer(ip, ip_len, port, peer);
+    return *peer_len != 0;
+}
 
-    if (status != SIC_STATUS_OK) {
-        return push_not_ok(L, status);
-    }
-    reply_area_push(L, &area, out_len);
-    return 1;
+/* ---- handle_iq: the raw entry, on the library's own parser -------------- */
+
+static sic_status call_raw(const char *iq, size_t iq_len, const char *sender, size_t sender_len, const char *target,
+                           size_t target_len, const union peer *peer, socklen_t peer_len, uint32_t flags, char *out,
+                           size_t cap, size_t *out_len)
+{
+    return sic_handle_iq((const uint8_t *)iq, iq_len, sender, sender_len, target, target_len,
+                         peer_len ? &peer->sa : NULL, peer_len, flags, (uint8_t *)out, cap, out_len);
 }
 
 /*
- * handle_stanza(tree, sender, target|nil, ip|nil, port|nil [, flags [, metatable]])
- *   -> reply tree | reply string | false (pass) | nil, message, status
- * The reply comes back as a tree with `metatable` on every element; as text
- * only if it could not be read back as a tree (never seen: a safety net).
+ * handle_iq(stanza, sender, target|nil, ip|nil, port|nil [, flags])
+ *   -> reply string | false (pass) | nil, message, status
+ * Ordinary replies fit the C-stack buffer; a longer one is retried once in a
+ * userdata of the exact length the library reports.
  */
-static int l_handle_stanza(lua_State *L)
+static int l_handle_iq(lua_State *L)
 {
-    struct request req;
-    struct xbuf iq, reply;
-    size_t cap, out_len = 0;
+    size_t iq_len, sender_len, target_len, out_len = 0;
+    const char *iq = check_string(L, 1, &iq_len);
+    const char *sender = check_string(L, 2, &sender_len);
+    const char *target = opt_string(L, 3, &target_len);
+    uint32_t flags = opt_flags(L, 6);
+    union peer peer;
+    socklen_t peer_len;
+    char local[1024];
+    char *out = local;
     sic_status status;
-    const char *tree_error;
-    int mt;
+
+    if (!check_peer(L, 4, &peer, &peer_len)) {
+        return push_failure(L, "invalid IP address", SIC_STATUS_INVALID_ARGUMENT);
+    }
+    status = call_raw(iq, iq_len, sender, sender_len, target, target_len, &peer, peer_len, flags, out, sizeof local,
+                      &out_len);
+    if (status == SIC_STATUS_BUFFER_TOO_SMALL) {
+        out = (char *)lua_newuserdata(L, out_len);
+        status = call_raw(iq, iq_len, sender, sender_len, target, target_len, &peer, peer_len, flags, out, out_len,
+                          &out_len);
+    }
+    if (status != SIC_STATUS_OK) {
+        return push_not_ok(L, status);
+    }
+    lua_pushlstring(L, out, out_len);
+    return 1;
+}
+
+/* ---- handle_parsed: the stanza Prosody already parsed -------------------- */
+
+/* Raised for anything that does not have util.stanza's shape. */
+static int not_a_stanza(lua_State *L, const char *what)
+{
+    return luaL_argerror(L, 1, lua_pushfstring(L, "not a stanza: %s", what));
+}
+
+/* Pushes t[key] without metamethods: a stanza's fields are raw, and a
+ * garbage table's __index must not run. */
+static int raw_field(lua_State *L, int t, const char *key)
+{
+    lua_pushstring(L, key);
+    lua_rawget(L, t);
+    return lua_type(L, -1);
+}
+
+/* Byte-exact: a Lua string may hold a NUL that strcmp would stop at. */
+static int is(const char *s, size_t len, const char *literal)
+{
+    return len == strlen(literal) && memcmp(s, literal, len) == 0;
+}
+
+static int has_content(const char *s, size_t len)
+{
+    size_t i;
+
+    for (i = 0; i < len; i++) {
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * SIC_SHAPE_CHILDREN | SIC_SHAPE_TEXT for the element at `el`: one pass over
+ * its direct children only, so the cost never depends on the depth below.
+ */
+static uint32_t content_shape(lua_State *L, int el, uint32_t element_bit, uint32_t text_bit, int skip)
+{
+    size_t i, n = lua_rawlen(L, el);
+    uint32_t shape = 0;
+    const char *text;
+    size_t len;
+
+    for (i = 1; i <= n; i++) {
+        lua_rawgeti(L, el, (int)i);
+        switch (lua_type(L, -1)) {
+        case LUA_TTABLE:
+            /* The payload itself, in the IQ's list, is not its own sibling. */
+            if (!(skip && lua_rawequal(L, -1, skip))) {
+                shape |= element_bit;
+            }
+            break;
+        case LUA_TSTRING:
+            text = lua_tolstring(L, -1, &len);
+            if (has_content(text, len)) {
+                shape |= text_bit;
+            }
+            break;
+        default:
+            return (uint32_t)not_a_stanza(L, lua_pushfstring(L, "a child is a %s", luaL_typename(L, -1)));
+        }
+        lua_pop(L, 1);
+    }
+    return shape;
+}
+
+static uint32_t iq_type(lua_State *L, int attr)
+{
+    static const char *const names[] = {"get", "set", "result", "error"};
+    static const uint32_t types[] = {SIC_IQ_GET, SIC_IQ_SET, SIC_IQ_RESULT, SIC_IQ_ERROR};
+    const char *s;
+    size_t i, len;
+
+    switch (raw_field(L, attr, "type")) {
+    case LUA_TNIL:
+        return SIC_IQ_OTHER;
+    case LUA_TSTRING:
+        s = lua_tolstring(L, -1, &len);
+        for (i = 0; i < sizeof names / sizeof names[0]; i++) {
+            if (is(s, len, names[i])) {
+                return types[i];
+            }
+        }
+        return SIC_IQ_OTHER;
+    default:
+        return (uint32_t)not_a_stanza(L, "attr.type is not a string");
+    }
+}
+
+/*
+ * Reads the stanza at index 1 into `iq`, leaving what its pointers point
+ * into on the stack. Only the IQ's own fields, its first child element and
+ * that element's direct children are looked at.
+ */
+static void read_stanza(lua_State *L, struct sic_iq *iq)
+{
+    int stanza = 1, attr, tags, payload, pattr;
+
+    if (raw_field(L, stanza, "attr") != LUA_TTABLE) {
+        not_a_stanza(L, "attr is not a table");
+    }
+    attr = lua_gettop(L);
+    iq->type = iq_type(L, attr);
+    lua_pop(L, 1);
+
+    if (raw_field(L, stanza, "tags") != LUA_TTABLE) {
+        not_a_stanza(L, "tags is not a table");
+    }
+    tags = lua_gettop(L);
+    lua_rawgeti(L, tags, 1);
+    payload = lua_gettop(L);
+    iq->payload_name = iq->payload_ns = NULL;
+    iq->payload_name_len = iq->payload_ns_len = 0;
+    iq->payload_shape = 0;
+    if (lua_isnil(L, payload)) {
+        iq->payload_shape = content_shape(L, stanza, SIC_SHAPE_SIBLINGS, SIC_SHAPE_SIBLINGS, 0);
+        return;
+    }
+    if (!lua_istable(L, payload)) {
+        not_a_stanza(L, "tags[1] is not a table");
+    }
+    if (raw_field(L, payload, "name") != LUA_TSTRING) {
+        not_a_stanza(L, "tags[1].name is not a string");
+    }
+    iq->payload_name = lua_tolstring(L, -1, &iq->payload_name_len);
+    if (raw_field(L, payload, "attr") != LUA_TTABLE) {
+        not_a_stanza(L, "tags[1].attr is not a table");
+    }
+    pattr = lua_gettop(L);
+    switch (raw_field(L, pattr, "xmlns")) {
+    case LUA_TNIL:
+        break;
+    case LUA_TSTRING:
+        iq->payload_ns = lua_tolstring(L, -1, &iq->payload_ns_len);
+        break;
+    default:
+        not_a_stanza(L, "tags[1].attr.xmlns is not a string");
+    }
+    /* Prosody keeps namespace declarations out of attr, except the element's
+     * own xmlns: any other key is an attribute. */
+    lua_pushnil(L);
+    while (lua_next(L, pattr) != 0) {
+        size_t len = 0;
+        const char *key = NULL;
+
+        lua_pop(L, 1);
+        if (lua_type(L, -1) == LUA_TSTRING) {
+            key = lua_tolstring(L, -1, &len);
+        }
+        if (key == NULL || !is(key, len, "xmlns")) {
+            iq->payload_shape |= SIC_SHAPE_ATTRIBUTES;
+            lua_pop(L, 1);
+            break;
+        }
+    }
+    iq->payload_shape |= content_shape(L, payload, SIC_SHAPE_CHILDREN, SIC_SHAPE_TEXT, 0);
+    iq->payload_shape |= content_shape(L, stanza, SIC_SHAPE_SIBLINGS, SIC_SHAPE_SIBLINGS, payload);
+}
+
+/* Pushes the answer as plain values: no table is built. */
+static int push_answer(lua_State *L, const struct sic_answer *answer)
+{
+    if (answer->kind == SIC_ANSWER_RESULT) {
+        lua_pushliteral(L, "result");
+        lua_pushstring(L, answer->name);
+        lua_pushstring(L, answer->ns);
+        lua_pushlstring(L, answer->ip, answer->ip_len);
+        if (answer->port != 0) {
+            lua_pushinteger(L, answer->port);
+        } else {
+            lua_pushnil(L);
+        }
+        return 5;
+    }
+    lua_pushliteral(L, "error");
+    lua_pushstring(L, answer->error_type);
+    lua_pushstring(L, answer->error_condition);
+    lua_pushstring(L, answer->error_text); /* nil when NULL */
+    return 4;
+}
+
+/*
+ * handle_parsed(stanza, sender, target|nil, ip|nil, port|nil
+ *               [, transport [, source [, flags]]])
+ *   -> "result", name, ns, ip, port|nil
+ *    | "error", type, condition, text|nil
+ *    | false (pass)
+ *    | nil, message, status
+ */
+static int l_handle_parsed(lua_State *L)
+{
+    struct sic_iq iq;
+    struct sic_peer peer;
+    struct sic_answer answer;
+    union peer addr;
+    socklen_t addr_len;
+    uint32_t flags;
+    sic_status status;
 
     if (!lua_istable(L, 1)) {
         return type_error(L, 1, "table");
     }
-    if (!check_request(L, &req)) {
+    lua_settop(L, 8);
+    iq.sender = check_string(L, 2, &iq.sender_len);
+    iq.target = opt_string(L, 3, &iq.target_len);
+    peer.transport = opt_whole(L, 6, UINT32_MAX, "transport");
+    if (peer.transport > SIC_TRANSPORT_BOSH) {
+        luaL_argerror(L, 6, "unknown transport");
+    }
+    peer.source = opt_whole(L, 7, UINT32_MAX, "source");
+    if (peer.source > SIC_SOURCE_FORWARDED) {
+        luaL_argerror(L, 7, "unknown source");
+    }
+    flags = opt_flags(L, 8);
+    read_stanza(L, &iq);
+    if (!check_peer(L, 4, &addr, &addr_len)) {
         return push_failure(L, "invalid IP address", SIC_STATUS_INVALID_ARGUMENT);
     }
-    if (!lua_isnoneornil(L, 7) && !lua_istable(L, 7)) {
-        return type_error(L, 7, "table");
-    }
-    lua_settop(L, 7);
-    mt = lua_isnil(L, 7) ? 0 : 7;
+    peer.addr = addr_len ? &addr.sa : NULL;
+    peer.addr_len = addr_len;
 
-    xbuf_init(L, &iq);
-    if (!tree_write(L, 1, &iq)) {
-        return push_failure(L, sic_status_str(SIC_STATUS_MALFORMED_STANZA), SIC_STATUS_MALFORMED_STANZA);
-    }
-    xbuf_init(L, &reply);
-    cap = first_cap(&req, iq.len, reply.cap);
-    status = call(&req, iq.p, iq.len, reply.p, cap, &out_len);
-    if (status == SIC_STATUS_BUFFER_TOO_SMALL) {
-        cap = out_len;
-        xbuf_reserve(&reply, cap);
-        status = call(&req, iq.p, iq.len, reply.p, cap, &out_len);
-    }
-
+    status = sic_handle_parsed(&iq, &peer, flags, &answer);
     if (status != SIC_STATUS_OK) {
         return push_not_ok(L, status);
     }
-    if (!tree_push(L, reply.p, out_len, mt, &tree_error)) {
-        lua_pushlstring(L, reply.p, out_len);
-    }
-    return 1;
+    return push_answer(L, &answer);
 }
 
 /* features([flags]) -> { "urn:xmpp:sic:1", ... } */
@@ -388,11 +498,9 @@ static int l_features(lua_State *L)
 }
 
 static const luaL_Reg functions[] = {
+    {"handle_parsed", l_handle_parsed},
     {"handle_iq", l_handle_iq},
     {"features", l_features},
-    {"handle_stanza", l_handle_stanza},
-    {"to_tree", l_to_tree},
-    {"to_xml", l_to_xml},
     {NULL, NULL},
 };
 
@@ -405,6 +513,12 @@ static const struct constant constants[] = {
     {"FLAG_OMIT_PORT", SIC_FLAG_OMIT_PORT},
     {"FLAG_KEEP_V4_MAPPED", SIC_FLAG_KEEP_V4_MAPPED},
     {"FLAG_NO_SIC0", SIC_FLAG_NO_SIC0},
+    {"TRANSPORT_STREAM", SIC_TRANSPORT_STREAM},
+    {"TRANSPORT_WEBSOCKET", SIC_TRANSPORT_WEBSOCKET},
+    {"TRANSPORT_BOSH", SIC_TRANSPORT_BOSH},
+    {"SOURCE_SOCKET", SIC_SOURCE_SOCKET},
+    {"SOURCE_PROXY_PROTOCOL", SIC_SOURCE_PROXY_PROTOCOL},
+    {"SOURCE_FORWARDED", SIC_SOURCE_FORWARDED},
     {"STATUS_OK", SIC_STATUS_OK},
     {"STATUS_PASS", SIC_STATUS_PASS},
     {"STATUS_BUFFER_TOO_SMALL", SIC_STATUS_BUFFER_TOO_SMALL},

@@ -1,12 +1,14 @@
 -- mod_xmpp_sic: XEP-0279 Server IP Check, answered by the xmpp-sic library.
 --
 -- The protocol (which requests to answer, which errors, how addresses are
--- written) lives in the library; this module only gathers what Prosody knows
--- about the connection, hands it over, and sends back the stanza it gets.
+-- written) lives in the library; this module only gathers what Prosody parsed
+-- and knows about the connection, hands it over, and builds the reply the
+-- library describes with Prosody's own util.stanza.
 -- It replaces mod_ipcheck.
 
-local stanza_mt = require "util.stanza".stanza_mt;
-local xml_parse = require "util.xml".parse;
+local st = require "util.stanza";
+local stanza_mt, reply_to, error_reply = st.stanza_mt, st.reply, st.error_reply;
+local setmetatable, tostring = setmetatable, tostring;
 
 -- Found on package.cpath (LUA_CPATH, a LuaRocks tree) or, failing that, as
 -- xmpp_sic.so next to this file, so that one plugin directory can hold both.
@@ -25,97 +27,106 @@ local function load_library()
 end
 
 local sic = load_library();
-local handle_stanza = sic.handle_stanza;
-local OMIT_PORT = sic.FLAG_OMIT_PORT;
--- A client can send a request the library refuses to read (over 64 KiB, say):
--- not worth more than a debug line. A caught panic is a bug in the library.
-local MALFORMED, PANIC = sic.STATUS_MALFORMED_STANZA, sic.STATUS_PANIC;
+local handle_parsed = sic.handle_parsed;
+local STREAM, WEBSOCKET, BOSH = sic.TRANSPORT_STREAM, sic.TRANSPORT_WEBSOCKET, sic.TRANSPORT_BOSH;
+local SOCKET, FORWARDED = sic.SOURCE_SOCKET, sic.SOURCE_FORWARDED;
+-- A caught panic is a bug in the library; anything else it refuses (a JID
+-- it finds invalid) is worth a warning.
+local PANIC = sic.STATUS_PANIC;
 
 -- Flags are distinct bits, so adding them is OR on every Lua Prosody runs on.
-local base_flags = 0;
+local flags = 0;
 if not module:get_option_boolean("xmpp_sic_legacy", true) then
-	base_flags = base_flags + sic.FLAG_NO_SIC0;
+	flags = flags + sic.FLAG_NO_SIC0;
 end
 if module:get_option_boolean("xmpp_sic_keep_v4_mapped", false) then
-	base_flags = base_flags + sic.FLAG_KEEP_V4_MAPPED;
+	flags = flags + sic.FLAG_KEEP_V4_MAPPED;
 end
-local omit_port_flags = base_flags + OMIT_PORT;
 
-for _, feature in ipairs(sic.features(base_flags)) do
+for _, feature in ipairs(sic.features(flags)) do
 	module:add_feature(feature);
 end
 
--- The address and port to report for a c2s session, and the flags to use.
---
--- The port is only meaningful when origin.ip is the peer of the TCP
--- connection we hold:
--- * BOSH: origin.conn is whichever HTTP request arrived last; a client spreads
---   its requests over several connections, so no port identifies it. Every
---   BOSH session has bosh_wait (mod_bosh refuses a session without 'wait';
---   'ver', behind bosh_version, is optional).
--- * Behind a trusted HTTP proxy (WebSocket or BOSH), mod_http replaces the
---   request's ip with the X-Forwarded-For address while the connection's own
---   peer stays the proxy: the two differ, and the port would be the proxy's.
--- Plain c2s (and PROXY-protocol connections, whose conn reports the real
--- client) keep the port. conn:ip() and conn:clientport() are the names
--- Prosody recorded when the connection was accepted; the socket itself is not
--- asked (getpeername fails on a socket wrapped by STARTTLS).
+-- Facts about a c2s session's connection; whether they allow a <port/> is
+-- the library's decision.
+-- * Every BOSH session has bosh_wait (mod_bosh refuses a session without
+--   'wait'); mod_websocket keeps the upgrade request in websocket_request.
+-- * Behind a trusted HTTP proxy, mod_http replaces the request's ip with the
+--   X-Forwarded-For address while the connection's own peer stays the proxy:
+--   the two differ. A PROXY-protocol connection (mod_net_proxy) reports the
+--   real client as its peer, so it looks like a plain socket, port included.
+-- conn:ip() and conn:clientport() are what Prosody recorded when the
+-- connection was accepted; the socket itself is not asked (getpeername
+-- fails on a socket wrapped by STARTTLS).
 local function peer_of(origin)
 	local ip, conn = origin.ip, origin.conn;
-	if not (ip and conn) or origin.bosh_wait then
-		return ip, nil, omit_port_flags;
+	local transport = origin.bosh_wait and BOSH or origin.websocket_request and WEBSOCKET or STREAM;
+	if not (ip and conn) then
+		return ip, nil, transport, SOCKET;
 	end
-	if conn.ip and conn:ip() ~= ip then
-		return ip, nil, omit_port_flags;
-	end
+	local source = (conn.ip and conn:ip() ~= ip) and FORWARDED or SOCKET;
 	if conn.clientport then
-		return ip, conn:clientport(), base_flags;
+		return ip, conn:clientport(), transport, source;
 	elseif conn.port then
-		return ip, conn:port(), base_flags;
+		return ip, conn:port(), transport, source;
 	end
-	return ip, nil, omit_port_flags;
+	return ip, nil, transport, source;
+end
+
+-- A leaf element as Prosody's parser would give it: built as a plain table,
+-- since each util.stanza method call costs more than the library's answer.
+local function leaf(name, ns, text)
+	return setmetatable({ name = name, attr = { xmlns = ns }, tags = {}, text }, stanza_mt);
+end
+
+-- The payload of a result: sic:0 <ip/> holds the address as text,
+-- <address/> (sic:0 and sic:1) an <ip/> and, when the library says so, a
+-- <port/>.
+local function payload_of(name, ns, ip, port)
+	if name == "ip" then
+		return leaf(name, ns, ip);
+	end
+	local ip_el = leaf("ip", ns, ip);
+	if port then
+		local port_el = leaf("port", ns, tostring(port));
+		return setmetatable({ name = name, attr = { xmlns = ns }, tags = { ip_el, port_el }, ip_el, port_el }, stanza_mt);
+	end
+	return setmetatable({ name = name, attr = { xmlns = ns }, tags = { ip_el }, ip_el }, stanza_mt);
 end
 
 local function on_request(event)
 	local origin, stanza = event.origin, event.stanza;
-	local sender, ip, port, flags;
+	local sender, ip, port, transport, source;
 	if origin.type == "c2s" then
 		sender = origin.full_jid;
-		ip, port, flags = peer_of(origin);
+		ip, port, transport, source = peer_of(origin);
 	else
 		-- From a remote server or a component: the connection's address is
 		-- not the requester's, so none is given (the library refuses anyway
 		-- to reveal an address to anyone but the account itself).
-		sender, flags = stanza.attr.from, base_flags;
+		sender = stanza.attr.from;
 	end
 	if not sender then
 		return; -- not expected after authentication; let Prosody answer
 	end
 
-	-- handle_stanza is handle_iq(tostring(stanza), ...) with both
-	-- conversions done in C: it serialises the stanza exactly as tostring()
-	-- would, and returns the reply as a util.stanza object, so that
-	-- origin.send goes through stanza filters and stream management's
-	-- counters (raw text would bypass both). Done in Lua, the serialising
-	-- and above all util.xml.parse made each IQ cost several times more.
-	local reply, err, code = handle_stanza(stanza, sender, stanza.attr.to, ip, port, flags, stanza_mt);
-	if type(reply) == "string" then
-		-- The library's reply could not be read back as a plain tree: never
-		-- seen, but the full parser is the right fallback.
-		local parsed, parse_err = xml_parse(reply);
-		if not parsed then
-			module:log("error", "Could not parse the reply to IQ %s from %s: %s", stanza.attr.id, sender, parse_err);
-			return;
-		end
-		reply = parsed;
-	end
-	if reply then
+	-- The library reads the parts Prosody parsed (type, the payload's name,
+	-- namespace and shape) and answers with plain values; the reply is
+	-- built here with util.stanza, so id, from and to are Prosody's own, and
+	-- origin.send takes it through stanza filters and stream management.
+	local kind, a, b, c, d = handle_parsed(stanza, sender, stanza.attr.to, ip, port, transport, source, flags);
+	if kind == "result" then
+		local reply = reply_to(stanza);
+		local payload = payload_of(a, b, c, d);
+		reply[1], reply.tags[1] = payload, payload;
 		origin.send(reply);
 		return true;
-	elseif reply == nil then
-		local level = code == MALFORMED and "debug" or code == PANIC and "error" or "warn";
-		module:log(level, "xmpp-sic could not handle IQ %s from %s: %s (status %s)",
-			stanza.attr.id, sender, err, tostring(code));
+	elseif kind == "error" then
+		origin.send(error_reply(stanza, a, b, c));
+		return true;
+	elseif kind == nil then
+		module:log(b == PANIC and "error" or "warn", "xmpp-sic could not handle IQ %s from %s: %s (status %s)",
+			stanza.attr.id, sender, a, tostring(b));
 	end
 	-- Pass, or a failure already logged: let the next handler (or Prosody's
 	-- service-unavailable) deal with it.

@@ -6,9 +6,10 @@ distribution port), with its own node name, cookie, config and spool in a
 temporary directory. c2s listens on 127.0.0.1, ::1 and ::ffff:127.0.0.1 (an
 IPv6 socket that IPv4 clients reach, as on a dual-stack listener); with
 tls=True also on a STARTTLS and a direct TLS port, with a certificate made
-by openssl. Stopped by node name (init:stop) and then by PID; a watchdog in
-the node halts it if the test process dies first. The directory is removed
-afterwards (XMPP_SIC_KEEP_TMP=1 keeps it)."""
+by openssl; with http=True BOSH and WebSocket on one HTTP port. Stopped
+by node name (init:stop) and then by PID; a watchdog in the node halts it
+if the test process dies first. The directory is removed afterwards
+(XMPP_SIC_KEEP_TMP=1 keeps it)."""
 
 import glob
 import os
@@ -33,6 +34,16 @@ LISTENER = """\
     # ejabberd's default backlog of 5 makes simultaneous connects wait for
     # a SYN retransmission (1 s).
     backlog: 128
+"""
+
+HTTP_LISTENER = """\
+  -
+    port: {port}
+    ip: "127.0.0.1"
+    module: ejabberd_http
+    request_handlers:
+      /http-bind: mod_bosh
+      /xmpp-websocket: ejabberd_http_ws
 """
 
 CONFIG = """\
@@ -81,10 +92,12 @@ class EjabberdNode:
     `modules:`), `ebin_dirs` on the code path (-pa) and, if given,
     `contrib_dir` as ejabberd's contrib modules directory (modules installed
     there are put on the code path by ejabberd itself). `users`: (name,
-    password) pairs registered once the node is up."""
+    password) pairs registered once the node is up. `http=True` adds an
+    HTTP listener on `port_http` with BOSH (/http-bind) and WebSocket
+    (/xmpp-websocket); `tls=True` a STARTTLS and a direct TLS listener."""
 
     def __init__(self, ebin_dirs=(), modules_yaml="  mod_disco: {}\n", domain="localhost", start_timeout=30,
-                 contrib_dir=None, tls=False, users=()):
+                 contrib_dir=None, tls=False, users=(), http=False):
         self.ebin_dirs = list(ebin_dirs)
         self.modules_yaml = modules_yaml
         self.domain = domain
@@ -92,6 +105,8 @@ class EjabberdNode:
         self.contrib_dir = contrib_dir
         self.tls = tls
         self.users = list(users)
+        self.http = http
+        self.port_http = None
         self.dir = self.proc = None
         self.cert = None
         self.node = f"xsic{os.getpid()}x{secrets.token_hex(3)}@localhost"
@@ -126,13 +141,15 @@ class EjabberdNode:
         if self.tls:
             text += LISTENER.format(port=self.port_starttls, ip="127.0.0.1", starttls="true", direct_tls="false")
             text += LISTENER.format(port=self.port_tls, ip="127.0.0.1", starttls="false", direct_tls="true")
+        if self.http:
+            text += HTTP_LISTENER.format(port=self.port_http)
         return text
 
     def _start(self):
         self.dir = tempfile.mkdtemp(prefix="xmpp-sic-ejabberd-")
         v4 = lambda: ports.free_port(socket.AF_INET)  # noqa: E731
-        self.port_v4, self.port_mapped, self.port_dist, self.port_starttls, self.port_tls = \
-            ports.distinct_ports(5, v4)
+        self.port_v4, self.port_mapped, self.port_dist, self.port_starttls, self.port_tls, self.port_http = \
+            ports.distinct_ports(6, v4)
         self.port_v6 = ports.free_port(socket.AF_INET6)
         certfiles = ""
         if self.tls:
@@ -169,6 +186,8 @@ class EjabberdNode:
         endpoints = [("127.0.0.1", self.port_v4), ("::1", self.port_v6), ("127.0.0.1", self.port_mapped)]
         if self.tls:
             endpoints += [("127.0.0.1", self.port_starttls), ("127.0.0.1", self.port_tls)]
+        if self.http:
+            endpoints.append(("127.0.0.1", self.port_http))
         process.wait_for_ports(self.proc, endpoints, self.start_timeout, self.output)
         for user, password in self.users:
             self.register([user], password)

@@ -37,17 +37,17 @@ fn read_reply(xml: &[u8]) -> Said {
     loop {
         let (ns, event) = reader.read_resolved_event().expect("well-formed reply");
         let ns = match ns {
-            ResolveResult::Bound(n) => String::from_utf8(n.0.to_vec()).unwrap(),
+            ResolveResult::Bound(n) => n.0.to_owned(),
             _ => String::new(),
         };
         match event {
             Event::Start(ref s) | Event::Empty(ref s) => {
-                let name = String::from_utf8(s.local_name().as_ref().to_vec()).unwrap();
+                let name = s.local_name().as_ref().to_owned();
                 for a in s.attributes().flatten() {
-                    let value = a.unescape_value().unwrap().into_owned();
+                    let value = a.normalized_value(quick_xml::XmlVersion::Implicit1_0).unwrap().into_owned();
                     match (path.len(), a.key.as_ref()) {
-                        (0, b"type") => kind = value,
-                        (1, b"type") => err_type = value,
+                        (0, "type") => kind = value,
+                        (1, "type") => err_type = value,
                         _ => {}
                     }
                 }
@@ -64,7 +64,7 @@ fn read_reply(xml: &[u8]) -> Said {
                 path.pop();
             }
             Event::Text(t) => {
-                let text = t.decode().unwrap().into_owned();
+                let text = t.xml10_content().into_owned();
                 match path.last().map(|(n, _)| n.as_str()) {
                     Some("ip") => ip = text,
                     Some("port") => port = Some(text),

@@ -4,8 +4,11 @@ requests, pipelining, stream errors and closed connections."""
 import asyncio
 import base64
 import re
+import ssl
+import tempfile
 import unittest
 
+from testkit import tls
 from testkit.xmpp import RawClient, StreamClosed, error_of
 
 OPEN = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
@@ -13,6 +16,7 @@ OPEN = (b"<?xml version='1.0'?><stream:stream xmlns='jabber:client' "
 FEATURES_AUTH = (b"<stream:features><mechanisms xmlns='urn:ietf:params:xml:ns:xmpp-sasl'>"
                  b"<mechanism>PLAIN</mechanism></mechanisms></stream:features>")
 FEATURES_BIND = b"<stream:features><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>"
+FEATURES_TLS = b"<stream:features><starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:features>"
 
 
 class FakeServer:
@@ -20,8 +24,10 @@ class FakeServer:
     with a result whose id is X, until it reads 'BYE' (stream error) or
     'DROP' (close)."""
 
-    def __init__(self):
+    def __init__(self, starttls_ctx=None):
         self.auth = None
+        self.starttls_ctx = starttls_ctx
+        self.encrypted = False
 
     async def handle(self, reader, writer):
         buf = b""
@@ -37,6 +43,14 @@ class FakeServer:
             return head
         try:
             await until(b"version='1.0'>")
+            if self.starttls_ctx is not None:
+                writer.write(OPEN + FEATURES_TLS)
+                await until(b"/>")
+                writer.write(b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>")
+                await writer.drain()
+                await writer.start_tls(self.starttls_ctx)
+                self.encrypted = writer.get_extra_info("ssl_object") is not None
+                await until(b"version='1.0'>")
             writer.write(OPEN + FEATURES_AUTH)
             self.auth = await until(b"</auth>")
             writer.write(b"<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'/>")
@@ -125,6 +139,38 @@ class RawClientTest(unittest.IsolatedAsyncioTestCase):
     async def test_bad_tls_mode(self):
         with self.assertRaises(ValueError):
             RawClient("127.0.0.1", self.port, "a", tls="ssl")
+
+    async def test_starttls_and_direct_tls_with_a_generated_certificate(self):
+        with tempfile.TemporaryDirectory() as d:
+            cert, key = tls.self_signed(d, "localhost")
+            server_ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            server_ctx.load_cert_chain(cert, key)
+            starttls = FakeServer(starttls_ctx=server_ctx)
+            direct = FakeServer()
+            servers = [await asyncio.start_server(starttls.handle, "127.0.0.1", 0),
+                       await asyncio.start_server(direct.handle, "127.0.0.1", 0, ssl=server_ctx)]
+            try:
+                for server, mode in zip(servers, ("starttls", "direct")):
+                    port = server.sockets[0].getsockname()[1]
+                    client = await RawClient.login("127.0.0.1", port, "alice", "pw", tls=mode, ca_file=cert,
+                                                   timeout=5)
+                    try:
+                        self.assertIsNotNone(client.writer.get_extra_info("ssl_object"), mode)
+                        self.assertEqual((await client.request("<iq type='get' id='t'></iq>")).get("id"), "t")
+                    finally:
+                        await client.close()
+                self.assertTrue(starttls.encrypted)
+                # The name is checked against the certificate (the fake
+                # server's side of the aborted handshake is not news).
+                asyncio.get_running_loop().set_exception_handler(lambda loop, context: None)
+                port = servers[1].sockets[0].getsockname()[1]
+                with self.assertRaises(ssl.SSLError):
+                    await RawClient.login("127.0.0.1", port, "alice", "pw", domain="other.example", tls="direct",
+                                          ca_file=cert, timeout=5)
+            finally:
+                for server in servers:
+                    server.close()
+                    await server.wait_closed()
 
     def test_error_of(self):
         import xml.etree.ElementTree as ET

@@ -386,6 +386,10 @@ def main():
                         finally:
                             await host.close()
                     asyncio.run(run())
+                gone = not server.alive() and (os.environ.get("XMPP_SIC_KEEP_TMP") or not os.path.exists(server.dir))
+                tally.record("PASS" if gone else "FAIL", name, "stopped by its PID, its directory removed",
+                             f"exit status {server.proc.returncode}" if gone else
+                             f"alive={server.alive()}, {server.dir} exists={os.path.exists(server.dir)}")
             except Exception as e:  # noqa: BLE001 - a host that cannot start is a failure
                 tally.record("FAIL", name, "server setup", f"{type(e).__name__}: {e}")
             note_id_normalisation(tally, name)

@@ -151,6 +151,16 @@ pub fn handle_parsed(req: &ParsedRequest<'_>) -> Result<Option<Answer>, HandleEr
     let sender = Jid::parse(req.sender).map_err(|_| HandleError::InvalidArgument)?;
     let target = req.target.map(Jid::parse).transpose();
     let target = target.map_err(|_| HandleError::InvalidArgument)?;
+
+    #[cfg(feature = "panic-probe")]
+    if req
+        .iq
+        .payload
+        .is_some_and(|(name, _)| name == "xmpp-sic-panic")
+    {
+        panic!("panic probe requested by the payload's name");
+    }
+
     let parts = req.iq.decision_parts(req.flags);
     Ok(decide(
         &parts,

@@ -63,9 +63,9 @@ ensure_deps() {
     local missing
     missing=$(missing_deps)
     if [ -n "$missing" ] || ! python3 -c 'import slixmpp' 2>/dev/null; then
-        if [ -x "$REPO/bindings/testkit/install-deps.sh" ]; then
-            note "installing dependencies with bindings/testkit/install-deps.sh"
-            "$REPO/bindings/testkit/install-deps.sh" || echo "install-deps.sh failed; trying directly" >&2
+        if [ -x "$REPO/testkit/install-deps.sh" ]; then
+            note "installing dependencies with testkit/install-deps.sh"
+            "$REPO/testkit/install-deps.sh" || echo "install-deps.sh failed; trying directly" >&2
             missing=$(missing_deps)
         fi
     fi

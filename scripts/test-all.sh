@@ -88,6 +88,10 @@ for binding in bindings/*/run-tests.sh; do
   [ -e "$binding" ] || continue
   suite "$(basename "$(dirname "$binding")")" bash "$binding"
 done
+# The shared host test kit's own tests, and the agreement corpus: the same
+# requests over real streams to Prosody and ejabberd, each reply compared
+# with what sic_handle_iq answers.
+suite testkit bash testkit/run-tests.sh
 
 echo
 if [ ${#FAILED_SUITES[@]} -ne 0 ]; then

@@ -229,7 +229,15 @@ async def judge(host, lib, case, tally):
         detail = f"server {server_said}; library {library_said}"
     known = case.known.get(host.name)
     if known:
-        side = f"known cause: {known}"
+        reason, delivered = known
+        delivered_text, delivered_target = delivered(ctx)
+        d_status, d_reply = lib.handle_iq(delivered_text, client.jid, delivered_target, peer)
+        if (d_status == "OK" and outcome.kind == "reply"
+                and outcome.answers[0] == summarize(parse_one(d_reply))):
+            return tally.record("SERVER", host.name, case.name,
+                                f"{reason}; the server's answer is the library's to the request as delivered, "
+                                f"{short(delivered_text)}: {server_said} (library on the bytes sent: {library_said})")
+        side = f"known cause: {reason}, yet the answer is not the library's to the request as delivered either"
     tally.record("FAIL", host.name, case.name, f"{side}: {detail}; request {short(text)}")
 
 

@@ -6,9 +6,9 @@
 #      with the module's C parts built with ASan and UBSan;
 #   3. mod_xmpp_sic's Lua tests against Prosody's own libraries;
 #   4. luarocks make into a temporary tree, then load what it installed;
-#      and a brief run of the handler benchmark, to show it still works;
+#      and brief runs of the benchmarks, to show they still work;
 #   5. the end-to-end test: a private Prosody on 127.0.0.1 and ::1 driven by
-#      slixmpp and 20 concurrent raw clients.
+#      slixmpp, raw clients (testkit/), BOSH and WebSocket.
 # Installs what it needs when missing (apt packages, slixmpp). Servers only
 # on loopback; the only processes stopped are the ones the tests started.
 # The last line is "N passed, N failed", the sum over the suites; the exit
@@ -204,8 +204,14 @@ bench_smoke() {
         /usr/lib/prosody/modules/mod_ipcheck/mod_ipcheck.lua 200 1) || return 1
     grep -q "^ratio mod_ipcheck path / handle_iq: " <<<"$out"
 }
+wire_smoke() {
+    local out
+    out=$(XMPP_SIC_SO_DIR="$HERE" python3 "$PROSODY_BINDING/bench/wire_cost.py" --iqs 300 --rounds 1) || return 1
+    grep -q "^ratio (a)/(c): " <<<"$out"
+}
 say "benchmark smoke run"
 check "bindings/prosody/bench/handler_cost.lua runs once, briefly" bench_smoke
+check "bindings/prosody/bench/wire_cost.py runs once, briefly (its replies are checked)" wire_smoke
 
 e2e_started=$SECONDS
 run_suite "end to end: Prosody + slixmpp" python3 "$PROSODY_BINDING/tests/e2e.py" --so-dir "$HERE"

@@ -1,12 +1,14 @@
--- Per-IQ cost of mod_xmpp_sic's and mod_ipcheck's handlers, measured with
--- os.clock in one lua5.4 process that uses Prosody's own libraries, so that
--- only the handlers differ. Each handler gets the stanza Prosody would give it
+-- Per-IQ cost of mod_xmpp_sic's and mod_ipcheck's handlers, and of
+-- mod_bench_native_sic's (this directory: the same sic:1 reply with no
+-- library call), measured with os.clock in one lua5.4 process that uses
+-- Prosody's own libraries, so that only the handlers differ. Each handler gets the stanza Prosody would give it
 -- and a session whose send() serialises, as mod_c2s's does.
 --
 -- Then the same request from its bytes: Prosody's path (a long-lived
 -- util.xmppstream parser, as each c2s session has, fed the stanza; the
--- handler; tostring of the reply in send()) with mod_ipcheck and with
--- mod_xmpp_sic, against xmpp_sic.handle_iq on the same string.
+-- handler; tostring of the reply in send()) with mod_ipcheck, with
+-- mod_xmpp_sic and with the native handler, against xmpp_sic.handle_iq on the
+-- same string.
 --   lua5.4 handler_cost.lua MOD_XMPP_SIC_LUA MOD_IPCHECK_LUA [iterations [rounds]]
 -- with LUA_CPATH finding xmpp_sic.so (trailing ";;").
 
@@ -105,8 +107,10 @@ local function bytes_case(label, handler, bytes)
 	}
 end
 
+local lib = require "xmpp_sic"
 local ours = load_module(ours_path)
 local ipcheck = load_module(ipcheck_path)
+local native = load_module(here .. "/mod_bench_native_sic.lua")["iq/bare/urn:bench:sic1:address"]
 local sic1 = request("<address xmlns='urn:xmpp:sic:1'/>")
 local sic0 = request("<ip xmlns='urn:xmpp:sic:0'/>")
 
@@ -119,18 +123,23 @@ local t = measure_all({
 	handler_case("mod_ipcheck   sic:1 <address/>", theirs1, sic1),
 	handler_case("mod_xmpp_sic  sic:0 <ip/>", ours0, sic0),
 	handler_case("mod_ipcheck   sic:0 <ip/>", theirs0, sic0),
+	handler_case("mod_bench_native_sic (no library) sic:1 reply", native, request("<address xmlns='urn:bench:sic1'/>")),
+	{ label = "mod_xmpp_sic's library call alone (handle_parsed, sic:1)",
+	  fn = function() return lib.handle_parsed(sic1, origin.full_jid, nil, "127.0.0.1", 41234, 0, 0, 0) end },
 }, rounds)
-print(string.format("ratio mod_xmpp_sic/mod_ipcheck: sic:1 %.2f, sic:0 %.2f", t[1] / t[2], t[3] / t[4]))
+print(string.format("ratio mod_xmpp_sic/mod_ipcheck: sic:1 %.2f, sic:0 %.2f; mod_xmpp_sic/native sic:1 %.2f",
+	t[1] / t[2], t[3] / t[4], t[1] / t[5]))
 
 local bytes = "<iq type='get' id='bench-1234'><address xmlns='urn:xmpp:sic:1'/></iq>"
-local lib = require "xmpp_sic"
 assert(lib.handle_iq(bytes, origin.full_jid, nil, "127.0.0.1", 41234))
 print("from the request's bytes (sic:1 <address/>):")
 t = measure_all({
 	bytes_case("bytes: mod_ipcheck path (xmppstream, handler, tostring)", theirs1, bytes),
 	bytes_case("bytes: mod_xmpp_sic path (xmppstream, handler, tostring)", ours1, bytes),
+	bytes_case("bytes: native path (xmppstream, handler, tostring)", native,
+		"<iq type='get' id='bench-1234'><address xmlns='urn:bench:sic1'/></iq>"),
 	{ label = "bytes: xmpp_sic.handle_iq on the same string",
 	  fn = function() return lib.handle_iq(bytes, origin.full_jid, nil, "127.0.0.1", 41234) end },
 }, rounds)
-print(string.format("ratio mod_ipcheck path / handle_iq: %.1f; mod_ipcheck path / mod_xmpp_sic path: %.2f",
-	t[1] / t[3], t[1] / t[2]))
+print(string.format("ratio mod_ipcheck path / handle_iq: %.1f; mod_ipcheck path / mod_xmpp_sic path: %.2f; "
+	.. "mod_xmpp_sic path / native path: %.2f", t[1] / t[4], t[1] / t[2], t[2] / t[3]))

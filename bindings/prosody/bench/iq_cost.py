@@ -37,9 +37,10 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests"))
+sys.path.insert(0, str(HERE.parents[2]))
 
-from prosody_env import PrivateProsody, RawClient  # noqa: E402
+from testkit.prosody import PrivateProsody  # noqa: E402
+from testkit.xmpp import RawClient  # noqa: E402
 
 IPCHECK_DIR = "/usr/lib/prosody/modules"
 REQUESTS = {
@@ -80,7 +81,8 @@ def measure_time(iqs, rounds):
             clients = {}
             try:
                 for label, server in servers.items():
-                    clients[label] = await RawClient.login("127.0.0.1", server.port, "bench", "secret", "bench")
+                    clients[label] = await RawClient.login("127.0.0.1", server.port, "bench", "secret", "bench",
+                                                          keep_raw=False)
                     for template in REQUESTS.values():
                         for reply in await clients[label].pipeline(template, WARM_UP):
                             check_reply(reply)
@@ -100,7 +102,8 @@ def measure_time(iqs, rounds):
 
 
 async def instructions_per_iq(server, template, count, dump_dir):
-    client = await RawClient.login("127.0.0.1", server.port, "bench", "secret", "bench", timeout=300)
+    client = await RawClient.login("127.0.0.1", server.port, "bench", "secret", "bench", timeout=300,
+                                   keep_raw=False)
     pid = str(server.proc.pid)
     try:
         await client.pipeline(template, WARM_UP)

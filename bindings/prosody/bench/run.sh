@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Prosody rows for bench/run.sh: mod_xmpp_sic against mod_ipcheck in the same
-# Prosody 0.12, on the same pipelined loopback IQs. Prints markdown.
+# Prosody rows for bench/run.sh: inside one Prosody 0.12, mod_xmpp_sic against
+# mod_ping and a native Lua handler (wire_cost.py); mod_xmpp_sic against
+# mod_ipcheck on the same pipelined loopback IQs (iq_cost.py); the handlers in
+# one lua5.4 process (handler_cost.lua). Prints markdown.
 #   BENCH_QUICK=1  fewer IQs, CPU time only (no callgrind run)
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
@@ -12,6 +14,15 @@ if [ ! -d /usr/lib/prosody/modules/mod_ipcheck ]; then
 fi
 make --no-print-directory -C bindings/lua >/dev/null
 if [ "${BENCH_QUICK:-0}" = 1 ]; then iqs=2000 rounds=1; else iqs=20000 rounds=7; fi
+echo "### Prosody 0.12: a Server IP Check against a ping and a native handler, in one server"
+echo
+echo "| request, handler | Prosody CPU time per IQ, median of $rounds interleaved rounds × $iqs pipelined |"
+echo "|---|---|"
+wire_out=$(python3 bindings/prosody/bench/wire_cost.py --iqs "$iqs" --rounds "$rounds")
+sed -nE 's/^ +\(([abc])\) (.*[^ ]) +median +([0-9.]+ us\/IQ).*/| (\1) \2 | \3 |/p' <<<"$wire_out"
+echo
+grep -E "^ratio " <<<"$wire_out"
+echo
 echo "### Prosody 0.12: mod_xmpp_sic against mod_ipcheck"
 echo
 echo "| request | measure | mod_xmpp_sic | mod_ipcheck | ratio |"

@@ -23,10 +23,12 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(REPO))
 
-from http_clients import BoshClient, WebSocketClient  # noqa: E402
-from prosody_env import PrivateProsody, RawClient  # noqa: E402
+from testkit.http import BoshClient, WebSocketClient  # noqa: E402
+from testkit.prosody import PrivateProsody  # noqa: E402
+from testkit.xmlstream import raw_attribute  # noqa: E402
+from testkit.xmpp import RawClient  # noqa: E402
 
 NS0, NS1 = "urn:xmpp:sic:0", "urn:xmpp:sic:1"
 CLIENT = "jabber:client"
@@ -236,11 +238,57 @@ async def check_http_transport(server, kind, forwarded_for):
     expect(reply.get("to") == client.jid, f"reply to {reply.get('to')}, bound {client.jid}")
 
 
+async def raw_client(server, resource):
+    return await RawClient.login("127.0.0.1", server.port, "alice", PASSWORD, resource)
+
+
+async def check_whitespace_references_in_id(server):
+    """The module hands the core no id: the reply carries the id Prosody
+    parsed (a newline and a tab), written as Prosody writes every reply's id,
+    the same as mod_ping's answer to the same id."""
+    client = await raw_client(server, "ids")
+    try:
+        sic = await client.request_raw(f"<iq type='get' id='a&#10;b&#9;c'><address xmlns='{NS1}'/></iq>")
+        ping = await client.request_raw("<iq type='get' id='a&#10;b&#9;c'><ping xmlns='urn:xmpp:ping'/></iq>")
+    finally:
+        await client.close()
+    ours, theirs = raw_attribute(sic.raw, "id"), raw_attribute(ping.raw, "id")
+    expect(address_of(sic.element) == tuple(client.sockname[:2]), f"reply {sic.raw!r}")
+    expect(ours == "a\nb\tc", f"id as written in the reply: {ours!r} ({sic.raw!r})")
+    expect(ours == theirs, f"mod_ping writes the same id as {theirs!r}")
+
+
+async def check_payload_shapes(server):
+    """Attributes are accepted; text or a child element is bad-request, and so
+    is a child nested 5 000 deep: the module reads only the payload's own
+    children, and the error reply does not echo them."""
+    deep = "<x>" * 5000 + "</x>" * 5000
+    client = await raw_client(server, "shapes")
+    try:
+        ip_port = tuple(client.sockname[:2])
+        reply = await client.request(f"<iq type='get' id='s1'><address xmlns='{NS1}' foo='bar'/></iq>")
+        expect(address_of(reply) == ip_port, f"with an attribute: {show(reply)}")
+        for label, payload in (("text", "hello"), ("a child", "<ip>1.2.3.4</ip>"), ("5000 deep", deep)):
+            raw = await client.request_raw(f"<iq type='get' id='s2'><address xmlns='{NS1}'>{payload}</address></iq>")
+            expect(error_condition(raw.element) == ("bad-request", "modify"), f"{label}: {raw.raw[:300]!r}")
+            expect(len(raw.raw) < 1000, f"{label}: a {len(raw.raw)}-byte reply echoes the payload")
+            text = raw.element.findtext(f"{{{CLIENT}}}error/{{{STANZAS}}}text") or ""
+            expect("Server IP Check" in text, f"{label}: answered by the module? text {text!r}")
+        # The same stream still works afterwards.
+        reply = await client.request(f"<iq type='get' id='s3'><address xmlns='{NS1}'/></iq>")
+        expect(address_of(reply) == ip_port, f"after the deep payload: {show(reply)}")
+    finally:
+        await client.close()
+    expect(server.alive(), "Prosody exited")
+    problems = server.log_problems()
+    expect(not problems, "Prosody logged errors:\n" + "\n".join(problems[:20]))
+
+
 async def load_client(server, index):
     """One raw client: LOAD_REQUESTS pipelined sic:1 requests, every reply
     checked against this connection's own address and port."""
     host = "127.0.0.1" if index % 2 == 0 else "::1"
-    client = await RawClient.login(host, server.port, f"load{index}", PASSWORD, "load", timeout=30)
+    client = await RawClient.login(host, server.port, f"load{index}", PASSWORD, "load", timeout=30, keep_raw=False)
     try:
         ip, port = client.sockname[:2]
         template = f"<iq type='get' id='c{index}-{{n}}'><address xmlns='{NS1}'/></iq>"
@@ -287,6 +335,10 @@ async def run_all(server, checks):
     await checks.run("another user: forbidden", check_other_user_forbidden, server)
     await checks.run("type set: not-allowed", check_set_not_allowed, server)
     await checks.run("disco#info of the domain lists sic:0 and sic:1", check_disco_features, server)
+    await checks.run("an id with &#10; and &#9;: the id Prosody parsed, written as mod_ping writes it",
+                     check_whitespace_references_in_id, server)
+    await checks.run("payload with attributes: answered; text, a child, 5000 deep: bad-request, server fine",
+                     check_payload_shapes, server)
     for kind in ("BOSH", "WebSocket"):
         for forwarded_for in (None, "203.0.113.7"):
             how = f"behind a proxy (X-Forwarded-For {forwarded_for})" if forwarded_for else "direct"
@@ -309,7 +361,7 @@ def main():
     try:
         with PrivateProsody(modules=["xmpp_sic", "bosh", "websocket"],
                             plugin_paths=[str(REPO / "bindings" / "prosody")],
-                            lua_cpath_dir=args.so_dir, users=users) as server:
+                            lua_cpath_dir=str(Path(args.so_dir).resolve()), users=users) as server:
             print(f"     Prosody PID {server.proc.pid} on 127.0.0.1 and ::1 port {server.port}")
             asyncio.run(run_all(server, checks))
     except Exception as e:

@@ -1,0 +1,30 @@
+-- Bench only, never deploy: the same sic:1 reply mod_xmpp_sic sends, built
+-- in plain Lua with no library call, on a namespace of its own. It is the
+-- floor a Server IP Check costs inside Prosody, so that wire_cost.py can tell
+-- what the library call and its checks add. It decides nothing a real
+-- handler must (no target, shape or transport rules).
+
+local st = require "util.stanza";
+local stanza_mt, reply_to, error_reply = st.stanza_mt, st.reply, st.error_reply;
+local setmetatable, tostring = setmetatable, tostring;
+
+local NS = "urn:xmpp:sic:1";
+
+local function leaf(name, text)
+	return setmetatable({ name = name, attr = { xmlns = NS }, tags = {}, text }, stanza_mt);
+end
+
+module:hook("iq/bare/urn:bench:sic1:address", function(event)
+	local origin, stanza = event.origin, event.stanza;
+	if stanza.attr.type ~= "get" then
+		origin.send(error_reply(stanza, "cancel", "not-allowed"));
+		return true;
+	end
+	local ip_el, port_el = leaf("ip", origin.ip), leaf("port", tostring(origin.conn:clientport()));
+	local payload = setmetatable({ name = "address", attr = { xmlns = NS }, tags = { ip_el, port_el }, ip_el, port_el },
+		stanza_mt);
+	local reply = reply_to(stanza);
+	reply[1], reply.tags[1] = payload, payload;
+	origin.send(reply);
+	return true;
+end);

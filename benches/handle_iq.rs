@@ -1,5 +1,7 @@
 //! ns per sic_handle_iq call, through the C ABI as hosts call it, beside the
-//! floor for the same bytes: a quick-xml pass that only reads every event.
+//! floor for the same bytes: a quick-xml pass that only reads every event;
+//! and ns per sic_handle_parsed call, the structured entry hosts that parsed
+//! the stanza themselves use.
 //!
 //! `cargo bench --bench handle_iq` (add `-- --quick` for a short run).
 
@@ -7,7 +9,9 @@ use std::hint::black_box;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use xmpp_sic::ffi::sic_handle_iq;
+use xmpp_sic::ffi::{
+    sic_handle_iq, sic_handle_parsed, SicAnswer, SicIq, SicPeer, SIC_IQ_GET, SIC_SHAPE_CHILDREN,
+};
 use xmpp_sic::Status;
 
 const SENDER: &str = "alice@example.com/phone";
@@ -127,6 +131,59 @@ fn requests(c: &mut Criterion) {
     group.finish();
 }
 
+/// One structured call: the parts a host read from the same requests.
+fn call_parsed<T>(name: &str, ns: &str, shape: u32, target: Option<&str>, peer: &T) -> Status {
+    let (t, tl) = target.map_or((std::ptr::null(), 0), |t| (t.as_ptr(), t.len()));
+    let iq = SicIq {
+        r#type: SIC_IQ_GET,
+        payload_name: name.as_ptr().cast(),
+        payload_name_len: name.len(),
+        payload_ns: ns.as_ptr().cast(),
+        payload_ns_len: ns.len(),
+        payload_shape: shape,
+        sender: SENDER.as_ptr().cast(),
+        sender_len: SENDER.len(),
+        target: t.cast(),
+        target_len: tl,
+    };
+    let conn = SicPeer {
+        addr: (peer as *const T).cast(),
+        addr_len: std::mem::size_of::<T>() as libc::socklen_t,
+        transport: 0,
+        source: 0,
+    };
+    // SAFETY: all-zero is a valid SicAnswer (null pointers, zero numbers).
+    let mut answer: SicAnswer = unsafe { std::mem::zeroed() };
+    // SAFETY: the structs and every pointer in them are valid for the call.
+    let status = unsafe { sic_handle_parsed(&iq, &conn, 0, &mut answer) };
+    black_box(&answer);
+    status
+}
+
+fn parsed(c: &mut Criterion) {
+    let (v4, v6) = (sockaddr_v4(), sockaddr_v6());
+    let sic1 = ("address", "urn:xmpp:sic:1");
+    let mut group = c.benchmark_group("sic_handle_parsed");
+    group.bench_function("sic1_ipv4", |b| {
+        b.iter(|| call_parsed(sic1.0, black_box(sic1.1), 0, None, &v4))
+    });
+    group.bench_function("sic1_ipv6", |b| {
+        b.iter(|| call_parsed(sic1.0, black_box(sic1.1), 0, None, &v6))
+    });
+    group.bench_function("sic0_ipv4", |b| {
+        b.iter(|| call_parsed("ip", black_box("urn:xmpp:sic:0"), 0, None, &v4))
+    });
+    group.bench_function("forbidden", |b| {
+        let other = Some("bob@example.com");
+        b.iter(|| call_parsed(sic1.0, black_box(sic1.1), 0, other, &v4))
+    });
+    group.bench_function("bad_request", |b| {
+        let shape = SIC_SHAPE_CHILDREN;
+        b.iter(|| call_parsed(sic1.0, black_box(sic1.1), shape, None, &v4))
+    });
+    group.finish();
+}
+
 /// The costliest stanzas the library accepts: just under the 64 KiB limit,
 /// with an id of plain bytes or made entirely of `&amp;`, the slowest input
 /// per byte (each reference is checked, decoded and escaped again). Hosts
@@ -174,11 +231,17 @@ fn sanity() {
         call(SIC1, Some("bob@example.com"), &sockaddr_v6(), &mut out),
         Status::Ok
     );
+    let sic1 = ("address", "urn:xmpp:sic:1");
+    assert_eq!(
+        call_parsed(sic1.0, sic1.1, 0, None, &sockaddr_v4()),
+        Status::Ok
+    );
 }
 
 fn benches(c: &mut Criterion) {
     sanity();
     requests(c);
+    parsed(c);
     jid_lengths(c);
     largest_stanzas(c);
 }

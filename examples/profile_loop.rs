@@ -1,8 +1,11 @@
 //! A tight loop for profilers (callgrind, perf):
 //! `cargo run --release --example profile_loop -- CALLS [ID_BYTES [floor]]`.
 //! With `floor`, it runs the benchmark's floor instead (quick-xml's `Reader`
-//! reading every event of the same stanza), so both can be counted alike.
-use xmpp_sic::{handle_iq, Flags, Request};
+//! reading every event of the same stanza), so both can be counted alike;
+//! with `parsed`, the structured entry on the same request's parts.
+use xmpp_sic::{
+    handle_iq, handle_parsed, Connection, Flags, IqParts, ParsedRequest, Request, Shape,
+};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -22,7 +25,26 @@ fn main() {
         peer: Some("203.0.113.7:40123".parse().unwrap()),
         flags: Flags::NONE,
     };
-    if args.next().as_deref() == Some("floor") {
+    let mode = args.next();
+    if mode.as_deref() == Some("parsed") {
+        let parsed = ParsedRequest {
+            iq: IqParts {
+                kind: xmpp_sic::IqType::Get,
+                payload: Some(("address", "urn:xmpp:sic:1")),
+                shape: Shape::EMPTY,
+            },
+            sender: req.sender,
+            target: None,
+            connection: Connection::socket(req.peer),
+            flags: Flags::NONE,
+        };
+        let answered = (0..n)
+            .filter(|_| matches!(handle_parsed(std::hint::black_box(&parsed)), Ok(Some(_))))
+            .count();
+        println!("{answered}");
+        return;
+    }
+    if mode.as_deref() == Some("floor") {
         let mut events = 0usize;
         for _ in 0..n {
             let mut reader =

@@ -18,6 +18,12 @@ the medians of the rounds and of the per-round ratios are printed. Every
 reply is checked; nothing is asserted on time.
 
     python3 bindings/prosody/bench/wire_cost.py [--iqs N] [--rounds R]
+    python3 bindings/prosody/bench/wire_cost.py --callgrind [--iqs N]
+
+With --callgrind, Prosody runs under valgrind's callgrind and the
+instructions it executes per IQ are counted instead (zeroed after a warm-up,
+dumped after each kind's IQs): slow, but the same on every run and blind to
+other load on the machine.
 
 Needs bindings/lua/xmpp_sic.so (make -C bindings/lua; XMPP_SIC_SO_DIR picks
 another directory, --module-dir another mod_xmpp_sic.lua). The Prosody it
@@ -26,9 +32,12 @@ starts is stopped by PID.
 
 import argparse
 import asyncio
+import glob
 import os
 import statistics
+import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -83,19 +92,61 @@ async def measure(server, iqs, rounds):
     return results
 
 
+async def count_instructions(server, iqs, dump_dir):
+    """{kind: instructions per IQ}."""
+    client = await RawClient.login("127.0.0.1", server.port, "bench", "secret", "bench", timeout=300,
+                                   keep_raw=False)
+    sockname, pid = client.sockname, str(server.proc.pid)
+    counts = {}
+    try:
+        for kind, (_, template) in KINDS.items():
+            for reply in await client.pipeline(template, WARM_UP // 4):
+                check(kind, reply, sockname)
+        for kind, (_, template) in KINDS.items():
+            subprocess.run(["callgrind_control", "-z", pid], check=True, capture_output=True, timeout=120)
+            before = set(glob.glob(os.path.join(dump_dir, "*")))
+            replies = await client.pipeline(template, iqs)
+            subprocess.run(["callgrind_control", "-d", pid], check=True, capture_output=True, timeout=120)
+            for reply in replies:
+                check(kind, reply, sockname)
+            (dump,) = set(glob.glob(os.path.join(dump_dir, "*"))) - before
+            with open(dump) as f:
+                totals = [int(line.split()[1]) for line in f if line.startswith("summary:")]
+            counts[kind] = totals[0] / iqs
+    finally:
+        await client.close()
+    return counts
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--iqs", type=int, default=20000, help="IQs per kind and round")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds")
     parser.add_argument("--module-dir", default=str(HERE.parent),
                         help="where mod_xmpp_sic.lua is (another build of it, to compare)")
+    parser.add_argument("--callgrind", action="store_true", help="count instructions instead of CPU time")
     args = parser.parse_args()
     so_dir = Path(os.environ.get("XMPP_SIC_SO_DIR", REPO / "bindings" / "lua")).resolve()
     if not (so_dir / "xmpp_sic.so").exists():
         sys.exit(f"{so_dir}/xmpp_sic.so is missing: run make -C bindings/lua")
 
-    with PrivateProsody(modules=["xmpp_sic", "bench_native_sic"], plugin_paths=[args.module_dir, str(HERE)],
-                        lua_cpath_dir=str(so_dir), users=[("bench", "secret")]) as server:
+    options = dict(modules=["xmpp_sic", "bench_native_sic"], plugin_paths=[args.module_dir, str(HERE)],
+                   lua_cpath_dir=str(so_dir), users=[("bench", "secret")])
+    if args.callgrind:
+        iqs = min(args.iqs, 2000)
+        with tempfile.TemporaryDirectory(prefix="xmpp-sic-callgrind-") as dump_dir:
+            wrapper = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={dump_dir}/callgrind.out.%p", "lua5.4"]
+            with PrivateProsody(wrapper=wrapper, start_timeout=120, **options) as server:
+                counts = asyncio.run(count_instructions(server, iqs, dump_dir))
+                server.assert_clean_log()
+        print(f"Instructions Prosody executes per IQ (callgrind, {iqs} pipelined IQs of each kind):")
+        for kind, (label, _) in KINDS.items():
+            print(f"  ({kind}) {label:32} {counts[kind]:9.0f} instructions/IQ")
+        for top, bottom in (("a", "b"), ("a", "c"), ("c", "b")):
+            print(f"ratio ({top})/({bottom}): {counts[top] / counts[bottom]:.3f} (instructions)")
+        return
+
+    with PrivateProsody(**options) as server:
         results = asyncio.run(measure(server, args.iqs, args.rounds))
         server.assert_clean_log()
 

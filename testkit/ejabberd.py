@@ -1,5 +1,7 @@
-"""A private ejabberd 23.01 node on loopback for tests (see
-/work/shared/HOSTS.md).
+"""A private ejabberd node on loopback for tests (see /work/shared/HOSTS.md):
+the system's 23.01 by default, or 24.12 from bookworm-backports with
+release="24.12" or XMPP_SIC_EJABBERD_RELEASE=24.12 (testkit/releases.py,
+docs/releases.md).
 
 Started with plain `erl` (no ejabberdctl, no su, no epmd: a fixed free
 distribution port), with its own node name, cookie, config and spool in a
@@ -13,6 +15,7 @@ if the test process dies first. The directory is removed afterwards
 
 import glob
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -20,7 +23,7 @@ import subprocess
 import tempfile
 import time
 
-from . import logs, ports, process, tls
+from . import logs, ports, process, releases, tls
 
 LISTENER = """\
   -
@@ -94,10 +97,12 @@ class EjabberdNode:
     there are put on the code path by ejabberd itself). `users`: (name,
     password) pairs registered once the node is up. `http=True` adds an
     HTTP listener on `port_http` with BOSH (/http-bind) and WebSocket
-    (/xmpp-websocket); `tls=True` a STARTTLS and a direct TLS listener."""
+    (/xmpp-websocket); `tls=True` a STARTTLS and a direct TLS listener.
+    `release`: "system" (23.01) or "24.12", XMPP_SIC_EJABBERD_RELEASE when
+    not given."""
 
     def __init__(self, ebin_dirs=(), modules_yaml="  mod_disco: {}\n", domain="localhost", start_timeout=30,
-                 contrib_dir=None, tls=False, users=(), http=False):
+                 contrib_dir=None, tls=False, users=(), http=False, release=None):
         self.ebin_dirs = list(ebin_dirs)
         self.modules_yaml = modules_yaml
         self.domain = domain
@@ -106,6 +111,11 @@ class EjabberdNode:
         self.tls = tls
         self.users = list(users)
         self.http = http
+        self.release = releases.ejabberd_release(release)
+        # The system's: ejabberd_lib() (EJABBERD_LIB overrides); a backports
+        # one: its lib dir, and its libraries ahead of the system's.
+        self.lib_dir, self.erl_libs = releases.ejabberd_code(self.release)
+        self.lib_dir = self.lib_dir or ejabberd_lib()
         self.port_http = None
         self.dir = self.proc = None
         self.cert = None
@@ -163,7 +173,7 @@ class EjabberdNode:
         command = ["erl", "-sname", self.node, "-setcookie", self.cookie,
                    "-erl_epmd_port", str(self.port_dist), "-start_epmd", "false",
                    "-kernel", "inet_dist_use_interface", "{127,0,0,1}",
-                   "-pa", os.path.join(ejabberd_lib(), "ebin")]
+                   "-pa", os.path.join(self.lib_dir, "ebin")]
         for d in self.ebin_dirs:
             command += ["-pa", d]
         cleanup = "" if os.environ.get("XMPP_SIC_KEEP_TMP") else f"rm -rf '{self.dir}'"
@@ -179,6 +189,10 @@ class EjabberdNode:
                              "{ok, _} -> ok; Err -> io:format(\"ejabberd failed: ~p~n\", [Err]), halt(3) end"]
         env = dict(os.environ, EJABBERD_CONFIG_PATH=self.config_path, EJABBERD_LOG_PATH=self.log_path,
                    HOME=self.dir)
+        if self.erl_libs:
+            # Code path order: -pa dirs, then ERL_LIBS, then OTP's lib dir,
+            # where the system's older erlang-p1-* live.
+            env["ERL_LIBS"] = self.erl_libs
         # An empty directory otherwise, so nothing installed for a real
         # server in ~/.ejabberd-modules leaks in.
         env["CONTRIB_MODULES_PATH"] = self.contrib_dir or os.path.join(self.dir, "contrib")
@@ -247,6 +261,43 @@ class EjabberdNode:
         if out.returncode != 0:
             raise RuntimeError(f"rpc failed ({out.returncode}): {out.stderr}{out.stdout}")
         return out.stdout.strip()
+
+    def applications(self):
+        """{application: version} of what the node has loaded, to be sure
+        which release's libraries run (ERL_LIBS against the system's)."""
+        text = self.rpc("[{A, V} || {A, _, V} <- application:which_applications()]")
+        return dict(re.findall(r'\{\s*([a-z0-9_]+)\s*,\s*"([^"]*)"\s*\}', text))
+
+    def cluster_nodes(self):
+        """The node names ejabberd counts in its cluster (this one included)."""
+        text = self.rpc("ejabberd_cluster:get_nodes()")
+        return sorted(n.strip("' ") for n in text.strip("[]\n ").split(",") if n.strip())
+
+    def wait_for_cluster(self, nodes, timeout=30.0):
+        """Waits until the cluster seen from this node is exactly `nodes`
+        (names). ejabberd 24.12's join_cluster returns before the join is
+        done ("Trying to join that cluster, wait a few seconds"), 23.01's
+        when it is: polling serves both."""
+        want = sorted(nodes)
+        deadline = time.monotonic() + timeout
+        while True:
+            seen = self.cluster_nodes()
+            if seen == want:
+                return seen
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"cluster of {self.node}: {seen}, expected {want} after {timeout} s")
+            time.sleep(0.3)
+
+    def join_cluster(self, other, timeout=30.0):
+        """Joins this node to `other`'s cluster (an EjabberdNode or a node
+        name) and waits until both see each other. The nodes must be able
+        to reach each other over distribution (same cookie, reachable
+        distribution ports): that is the caller's setup."""
+        name = other.node if isinstance(other, EjabberdNode) else str(other)
+        result = self.rpc(f'ejabberd_admin:join_cluster(<<"{name}">>)', timeout=int(timeout) + 30)
+        if "error" in result:
+            raise RuntimeError(f"join_cluster({name}) on {self.node}: {result}")
+        return self.wait_for_cluster(set(self.cluster_nodes()) | {name, self.node}, timeout)
 
     def register(self, users, password, timeout=30.0):
         """Creates accounts: `users` is a list of names with one password

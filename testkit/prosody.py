@@ -1,4 +1,6 @@
-"""A private Prosody 0.12 on loopback for tests (see /work/shared/HOSTS.md).
+"""A private Prosody on loopback for tests (see /work/shared/HOSTS.md): the
+system's 0.12 by default, or 13 from bookworm-backports with release="13"
+or XMPP_SIC_PROSODY_RELEASE=13 (testkit/releases.py, docs/releases.md).
 
 It runs from a temporary directory with its own config (absolute paths, no
 rate limits, run_as_root, s2s off), listens on 127.0.0.1 and ::1 only, is
@@ -10,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 
-from . import logs, ports, process, tls
+from . import logs, ports, process, releases, tls
 
 CONFIG = """\
 -- Written by testkit/prosody.py for one test run.
@@ -45,7 +47,7 @@ def lua_cpath(dirs):
     """LUA_CPATH for these directories. The trailing ';;' keeps Lua's
     default path, where Prosody's own C modules live: without it Prosody
     exits at start."""
-    return "".join(os.path.join(d, "?.so") + ";" for d in dirs) + ";"
+    return "".join(os.path.join(d, "?.so") + ";" for d in dirs) + (";" if dirs else ";;")
 
 
 class PrivateProsody:
@@ -54,10 +56,12 @@ class PrivateProsody:
     modules they require live; `users`: (name, password) pairs registered
     before start; `tls=True` makes a certificate with openssl and adds a
     direct TLS port (`tls_port`) beside STARTTLS on the plain one; `wrapper`:
-    a command to run Prosody under (valgrind...)."""
+    a command to run Prosody under (valgrind...); `release`: "system"
+    (0.12) or "13", XMPP_SIC_PROSODY_RELEASE when not given."""
 
     def __init__(self, modules=(), plugin_paths=(), lua_cpath_dir=(), users=(), extra_config="",
-                 log_level="info", start_timeout=15.0, wrapper=(), domain="localhost", tls=False):
+                 log_level="info", start_timeout=15.0, wrapper=(), domain="localhost", tls=False,
+                 release=None):
         self.modules = list(modules)
         self.plugin_paths = list(plugin_paths)
         self.cpath_dirs = [lua_cpath_dir] if isinstance(lua_cpath_dir, (str, os.PathLike)) else list(lua_cpath_dir)
@@ -68,6 +72,8 @@ class PrivateProsody:
         self.wrapper = list(wrapper)
         self.domain = domain
         self.tls = tls
+        self.release = releases.prosody_release(release)
+        self.prosody_cmd, self.prosodyctl_cmd = releases.prosody_commands(self.release)
         self.dir = self.proc = None
         self.port = self.http_port = self.tls_port = None
         self.cert = self.key = None
@@ -117,7 +123,7 @@ class PrivateProsody:
         self.env = env
         for user, password in self.users:
             self.register(user, password)
-        command = self.wrapper + [shutil.which("prosody") or "prosody", "-F", "--config", self.config_path]
+        command = self.wrapper + [self.prosody_cmd, "-F", "--config", self.config_path]
         self.proc = process.start(command, os.path.join(self.dir, "stdio.log"), env=env)
         endpoints = [("127.0.0.1", self.port), ("::1", self.port)]
         if self.tls:
@@ -126,7 +132,7 @@ class PrivateProsody:
 
     def register(self, user, password):
         """Creates an account (before or after start: accounts are files)."""
-        subprocess.run(["prosodyctl", "--config", self.config_path, "register", user, self.domain, password],
+        subprocess.run([self.prosodyctl_cmd, "--config", self.config_path, "register", user, self.domain, password],
                        env=self.env, check=True, timeout=30, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
     def tail(self, lines=40):

@@ -12,6 +12,10 @@
 #                  usr/lib/erlang/lib/*, usr/lib/x86_64-linux-gnu/ejabberd-24.12...)
 #   DIR/root/usr/bin/prosody, prosodyctl   their CFG_SOURCEDIR/CFG_PLUGINDIR
 #                  pointed into DIR/root instead of /usr/lib/prosody
+#   DIR/prosody-modules/  a symlink per module of the prosody-modules
+#                  package (mod_net_proxy, mod_ipcheck...) and nothing else:
+#                  a plugin path that adds them to any Prosody (0.12 too)
+#                  without Prosody 13's core modules shadowing its own
 #   DIR/MANIFEST   one line per package: name version sha256-of-the-.deb
 #   DIR/COMPLETE   written last: the directory is whole
 #
@@ -42,7 +46,7 @@ valid() {
     local d=$1
     [ -f "$d/COMPLETE" ] && [ -s "$d/MANIFEST" ] &&
         [ -x "$d/root/usr/bin/prosody" ] && [ -f "$d/root/usr/lib/prosody/prosody.version" ] &&
-        [ -d "$d/root/usr/lib/prosody/modules" ] &&
+        [ -d "$d/root/usr/lib/prosody/modules" ] && [ -f "$d/prosody-modules/mod_net_proxy/mod_net_proxy.lua" ] &&
         compgen -G "$d/root/usr/lib/*/ejabberd-*/ebin/ejabberd.beam" >/dev/null &&
         compgen -G "$d/root/usr/lib/erlang/lib/p1_xmpp-*/ebin/xmpp.beam" >/dev/null &&
         grep -q "CFG_SOURCEDIR='$d/root/usr/lib/prosody'" "$d/root/usr/bin/prosody"
@@ -162,6 +166,12 @@ for deb in "$TMP"/debs/*.deb; do
         "$(sha256sum "$deb" | cut -d' ' -f1)" >>"$TMP/MANIFEST"
 done
 sort -o "$TMP/MANIFEST" "$TMP/MANIFEST"
+
+mkdir "$TMP/prosody-modules"
+dpkg-deb -c "$TMP"/debs/prosody-modules_*.deb |
+    sed -nE 's|.* \./usr/lib/prosody/modules/(mod_[^/]+)/$|\1|p' | while read -r mod; do
+        ln -s "../root/usr/lib/prosody/modules/$mod" "$TMP/prosody-modules/$mod"
+    done
 
 # Prosody's launchers carry their install paths; point them at the cache
 # (their final location, after the rename below).

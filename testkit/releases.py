@@ -91,3 +91,11 @@ def ejabberd_code(release=None):
     if not libs:
         raise RuntimeError(f"no ejabberd in {root}")
     return os.path.dirname(os.path.dirname(libs[0])), os.path.join(root, "usr", "lib", "erlang", "lib")
+
+
+def prosody_modules_dir():
+    """A plugin path holding only bookworm-backports' prosody-modules
+    (mod_net_proxy for the PROXY protocol, mod_ipcheck...): usable with
+    either Prosody release. Prosody 13's own plugin directory would not do
+    for 0.12: its core modules would shadow 0.12's."""
+    return os.path.join(backports_dir(), "prosody-modules")

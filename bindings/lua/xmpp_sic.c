@@ -287,8 +287,10 @@ static int has_content(const char *s, size_t len)
 }
 
 /*
- * SIC_SHAPE_CHILDREN | SIC_SHAPE_TEXT for the element at `el`: one pass over
- * its direct children only, so the cost never depends on the depth below.
+ * `element_bit` when the element at `el` has a child element (other than the
+ * one at `skip`, if any), `text_bit` when it has text other than XML
+ * whitespace: one pass over its direct children only, so the cost never
+ * depends on the depth below.
  */
 static uint32_t content_shape(lua_State *L, int el, uint32_t element_bit, uint32_t text_bit, int skip)
 {

@@ -22,6 +22,13 @@ wire_out=$(python3 bindings/prosody/bench/wire_cost.py --iqs "$iqs" --rounds "$r
 sed -nE 's/^ +\(([abc])\) (.*[^ ]) +median +([0-9.]+ us\/IQ).*/| (\1) \2 | \3 |/p' <<<"$wire_out"
 echo
 grep -E "^ratio " <<<"$wire_out"
+if [ "${BENCH_QUICK:-0}" != 1 ]; then
+  echo
+  echo "Instructions per IQ, whole Prosody (callgrind; the same on every run):"
+  echo
+  python3 bindings/prosody/bench/wire_cost.py --callgrind |
+    sed -nE -e 's/^ +\(([abc])\) (.*[^ ]) +([0-9]+) instructions\/IQ/- (\1) \2: \3/p' -e 's/^(ratio .*)/- \1/p'
+fi
 echo
 echo "### Prosody 0.12: mod_xmpp_sic against mod_ipcheck"
 echo

@@ -29,7 +29,7 @@ end
 local sic = load_library();
 local handle_parsed = sic.handle_parsed;
 local STREAM, WEBSOCKET, BOSH = sic.TRANSPORT_STREAM, sic.TRANSPORT_WEBSOCKET, sic.TRANSPORT_BOSH;
-local SOCKET, FORWARDED = sic.SOURCE_SOCKET, sic.SOURCE_FORWARDED;
+local SOCKET, PROXY_PROTOCOL, FORWARDED = sic.SOURCE_SOCKET, sic.SOURCE_PROXY_PROTOCOL, sic.SOURCE_FORWARDED;
 -- A caught panic is a bug in the library; anything else it refuses (a JID
 -- it finds invalid) is worth a warning.
 local PANIC = sic.STATUS_PANIC;
@@ -53,8 +53,9 @@ end
 --   'wait'); mod_websocket keeps the upgrade request in websocket_request.
 -- * Behind a trusted HTTP proxy, mod_http replaces the request's ip with the
 --   X-Forwarded-For address while the connection's own peer stays the proxy:
---   the two differ. A PROXY-protocol connection (mod_net_proxy) reports the
---   real client as its peer, so it looks like a plain socket, port included.
+--   the two differ. mod_net_proxy makes a PROXY-protocol connection report
+--   the client from the header as its peer, and keeps the proxy's own
+--   address in conn.proxyip.
 -- conn:ip() and conn:clientport() are what Prosody recorded when the
 -- connection was accepted; the socket itself is not asked (getpeername
 -- fails on a socket wrapped by STARTTLS).
@@ -64,7 +65,7 @@ local function peer_of(origin)
 	if not (ip and conn) then
 		return ip, nil, transport, SOCKET;
 	end
-	local source = (conn.ip and conn:ip() ~= ip) and FORWARDED or SOCKET;
+	local source = (conn.ip and conn:ip() ~= ip) and FORWARDED or conn.proxyip and PROXY_PROTOCOL or SOCKET;
 	if conn.clientport then
 		return ip, conn:clientport(), transport, source;
 	elseif conn.port then

@@ -149,6 +149,48 @@ test("BOSH behind a proxy: the forwarded address, no port", function()
 	eq(port, nil)
 end)
 
+test("PROXY protocol (mod_net_proxy): the client from the header, port included", function()
+	local conn = fake.conn("198.51.100.4", 6123)
+	conn.proxyip = function() return "127.0.0.1" end -- mod_net_proxy's marker
+	local session = fake.session({ ip = "198.51.100.4", conn = conn })
+	ask(loaded(), session, request("<address xmlns='urn:xmpp:sic:1'/>"))
+	local ip, port = address_reply(session)
+	eq(ip, "198.51.100.4")
+	eq(port, "6123")
+end)
+
+test("the facts handed to the library: transport and source", function()
+	-- A spy in place of the library while the module loads.
+	local seen
+	local spy = setmetatable({ handle_parsed = function(...)
+		seen = { select(6, ...) }
+		return sic.handle_parsed(...)
+	end }, { __index = sic })
+	package.loaded.xmpp_sic = spy
+	local ok, state = pcall(loaded)
+	package.loaded.xmpp_sic = sic
+	assert(ok, state)
+	local cases = {
+		{ {}, "192.0.2.7", sic.TRANSPORT_STREAM, sic.SOURCE_SOCKET },
+		{ { websocket_request = {} }, "192.0.2.7", sic.TRANSPORT_WEBSOCKET, sic.SOURCE_SOCKET },
+		{ { bosh_wait = 60 }, "192.0.2.7", sic.TRANSPORT_BOSH, sic.SOURCE_SOCKET },
+		{ { websocket_request = {} }, "127.0.0.1", sic.TRANSPORT_WEBSOCKET, sic.SOURCE_FORWARDED },
+		{ { bosh_wait = 60 }, "127.0.0.1", sic.TRANSPORT_BOSH, sic.SOURCE_FORWARDED },
+		{ { proxied = true }, "192.0.2.7", sic.TRANSPORT_STREAM, sic.SOURCE_PROXY_PROTOCOL },
+	}
+	for i, c in ipairs(cases) do
+		local conn = fake.conn(c[2], 40000)
+		if c[1].proxied then conn.proxyip = function() return "127.0.0.1" end end
+		local fields = { ip = "192.0.2.7", conn = conn, bosh_wait = c[1].bosh_wait, websocket_request = c[1].websocket_request }
+		seen = nil
+		ask(state, fake.session(fields), request("<address xmlns='urn:xmpp:sic:1'/>"))
+		truthy(seen, "case " .. i .. ": the library was called")
+		eq(seen[1], c[3], "case " .. i .. " transport")
+		eq(seen[2], c[4], "case " .. i .. " source")
+		eq(seen[3], 0, "case " .. i .. " flags")
+	end
+end)
+
 test("behind a proxy (X-Forwarded-For): the forwarded address, no port", function()
 	-- mod_websocket sets session.ip from the request, which mod_http rewrote
 	-- from X-Forwarded-For; the connection's peer is the proxy.

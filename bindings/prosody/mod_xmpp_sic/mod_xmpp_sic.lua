@@ -132,6 +132,8 @@ local function on_request(event)
 	-- built here as a util.stanza object, with Prosody's own id, from and
 	-- to, and origin.send takes it through stanza filters and stream
 	-- management.
+	-- "result", name, ns, ip, port | "error", type, condition, text | false
+	-- (not ours) | nil, message, status (a failure).
 	local kind, a, b, c, d = handle_parsed(stanza, sender, stanza.attr.to, ip, port, transport, source, flags);
 	if kind == "result" then
 		origin.send(result_of(stanza, payload_of(a, b, c, d)));

@@ -6,7 +6,9 @@
   the environment variables alone (as the e2e scripts are run), with the
   versions the cache's MANIFEST lists: ejabberd's own and its libraries'
   (application:which_applications(), so the system's older erlang-p1-* did
-  not win on the code path).
+  not win on the code path);
+- two 24.12 nodes joined with testkit.cluster see each other (its
+  join_cluster returns before the join is done: the helper waits).
 
     python3 -m testkit.check_releases
 
@@ -17,10 +19,10 @@ import os
 import re
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 from . import releases
+from .cluster import ejabberd_cluster
 from .ejabberd import EjabberdNode
 from .prosody import PrivateProsody
 
@@ -55,14 +57,14 @@ def ejabberd_apps(release_env):
     with scoped_env("XMPP_SIC_EJABBERD_RELEASE", release_env):
         node = EjabberdNode()
     with node:
-        # Its c2s ports open before ejabberd's own start has returned, and
-        # which_applications() lists an application once it has.
-        for _ in range(100):
-            apps = node.applications()
-            if "ejabberd" in apps:
-                return apps
-            time.sleep(0.2)
-        return apps
+        return node.wait_started()
+
+
+def cluster_of_two(release):
+    """Two nodes joined with the kit's helper: each counts both (24.12's
+    join_cluster returns before the join is done)."""
+    with ejabberd_cluster(2, release=release) as nodes:
+        return [n.cluster_nodes() for n in nodes], sorted(n.node for n in nodes), nodes[0].wait_started()["ejabberd"]
 
 
 class scoped_env:
@@ -102,13 +104,14 @@ def main():
 
     # The constructors read the environment at once, in this thread; the
     # servers then run side by side.
-    with ThreadPoolExecutor(max_workers=4) as pool:
+    with ThreadPoolExecutor(max_workers=5) as pool:
         futures = {
             "prosody system": pool.submit(prosody_version, None),
             "ejabberd system": pool.submit(ejabberd_apps, None),
         }
         futures["prosody 13"] = pool.submit(prosody_version, "13")
         futures["ejabberd 24.12"] = pool.submit(ejabberd_apps, "24.12")
+        futures["cluster 24.12"] = pool.submit(cluster_of_two, "24.12")
         got = {}
         for name, future in futures.items():
             try:
@@ -143,6 +146,11 @@ def main():
              if apps.get(app) != upstream(pkgs[pkg])}
     check("ejabberd 24.12 runs the backports' libraries (" + ", ".join(libs) + ")", bool(apps) and not wrong,
           f"loaded vs cache: {wrong}" if wrong else "")
+
+    v = value("cluster 24.12")
+    ok = bool(v) and all(seen == v[1] for seen in v[0]) and v[2] == pkgs["ejabberd"]
+    check("two ejabberd 24.12 nodes joined by testkit.cluster each count both", ok,
+          "" if ok else repr(got["cluster 24.12"]))
 
     passed = sum(results)
     print(f"{passed} passed, {len(results) - passed} failed")

@@ -99,10 +99,13 @@ class EjabberdNode:
     HTTP listener on `port_http` with BOSH (/http-bind) and WebSocket
     (/xmpp-websocket); `tls=True` a STARTTLS and a direct TLS listener.
     `release`: "system" (23.01) or "24.12", XMPP_SIC_EJABBERD_RELEASE when
-    not given."""
+    not given. For a cluster (testkit/cluster.py): `epmd_port`, a private
+    epmd the nodes register with instead of each having a fixed
+    distribution port, and one `cookie` for all of them."""
 
     def __init__(self, ebin_dirs=(), modules_yaml="  mod_disco: {}\n", domain="localhost", start_timeout=30,
-                 contrib_dir=None, tls=False, users=(), http=False, release=None):
+                 contrib_dir=None, tls=False, users=(), http=False, release=None, epmd_port=None,
+                 cookie=None):
         self.ebin_dirs = list(ebin_dirs)
         self.modules_yaml = modules_yaml
         self.domain = domain
@@ -120,7 +123,8 @@ class EjabberdNode:
         self.dir = self.proc = None
         self.cert = None
         self.node = f"xsic{os.getpid()}x{secrets.token_hex(3)}@localhost"
-        self.cookie = secrets.token_hex(16)
+        self.cookie = cookie or secrets.token_hex(16)
+        self.epmd_port = epmd_port
         self._rpc_seq = 0
 
     @property
@@ -170,8 +174,7 @@ class EjabberdNode:
         with open(self.config_path, "w") as f:
             f.write(CONFIG.format(domain=self.domain, certfiles=certfiles, listeners=self._listeners(),
                                   modules=self.modules_yaml))
-        command = ["erl", "-sname", self.node, "-setcookie", self.cookie,
-                   "-erl_epmd_port", str(self.port_dist), "-start_epmd", "false",
+        command = ["erl", "-sname", self.node, "-setcookie", self.cookie] + self._distribution() + [
                    "-kernel", "inet_dist_use_interface", "{127,0,0,1}",
                    "-pa", os.path.join(self.lib_dir, "ebin")]
         for d in self.ebin_dirs:
@@ -189,6 +192,8 @@ class EjabberdNode:
                              "{ok, _} -> ok; Err -> io:format(\"ejabberd failed: ~p~n\", [Err]), halt(3) end"]
         env = dict(os.environ, EJABBERD_CONFIG_PATH=self.config_path, EJABBERD_LOG_PATH=self.log_path,
                    HOME=self.dir)
+        if self.epmd_port:
+            env["ERL_EPMD_PORT"] = str(self.epmd_port)
         if self.erl_libs:
             # Code path order: -pa dirs, then ERL_LIBS, then OTP's lib dir,
             # where the system's older erlang-p1-* live.
@@ -205,6 +210,16 @@ class EjabberdNode:
         process.wait_for_ports(self.proc, endpoints, self.start_timeout, self.output)
         for user, password in self.users:
             self.register([user], password)
+
+    def _distribution(self):
+        """Alone, a node needs no epmd: it listens on a fixed port that its
+        callers are told (-erl_epmd_port). Nodes that must reach each other
+        each listen on their own port and find one another through a
+        private epmd (ERL_EPMD_PORT)."""
+        if self.epmd_port:
+            return ["-start_epmd", "false", "-kernel", "inet_dist_listen_min", str(self.port_dist),
+                    "inet_dist_listen_max", str(self.port_dist)]
+        return ["-erl_epmd_port", str(self.port_dist), "-start_epmd", "false"]
 
     def alive(self):
         return self.proc is not None and self.proc.poll() is None
@@ -250,14 +265,16 @@ class EjabberdNode:
         caller = f"ctl{os.getpid()}x{self._rpc_seq}x{secrets.token_hex(2)}@localhost"
         code = ("R = rpc:call('%s', erlang, apply, [fun() -> %s end, []], %d), "
                 "io:format(\"~p~n\", [R]), halt()." % (self.node, expr, timeout * 1000))
-        command = ["erl", "-sname", caller, "-setcookie", self.cookie, "-hidden",
-                   "-erl_epmd_port", str(self.port_dist), "-start_epmd", "false",
+        command = ["erl", "-sname", caller, "-setcookie", self.cookie, "-hidden", "-start_epmd", "false",
                    "-dist_listen", "false", "-noshell"]
+        if not self.epmd_port:
+            command += ["-erl_epmd_port", str(self.port_dist)]
         for d in extra_pa:
             command += ["-pa", d]
         command += ["-eval", code]
+        env = dict(os.environ, ERL_EPMD_PORT=str(self.epmd_port)) if self.epmd_port else None
         out = subprocess.run(command, capture_output=True, text=True, timeout=timeout + 30,
-                             stdin=subprocess.DEVNULL)
+                             stdin=subprocess.DEVNULL, env=env)
         if out.returncode != 0:
             raise RuntimeError(f"rpc failed ({out.returncode}): {out.stderr}{out.stdout}")
         return out.stdout.strip()
@@ -267,6 +284,17 @@ class EjabberdNode:
         which release's libraries run (ERL_LIBS against the system's)."""
         text = self.rpc("[{A, V} || {A, _, V} <- application:which_applications()]")
         return dict(re.findall(r'\{\s*([a-z0-9_]+)\s*,\s*"([^"]*)"\s*\}', text))
+
+    def wait_started(self, timeout=30.0):
+        """Waits until ejabberd's application has started: its c2s ports
+        open before its start function returns, and a node asked to join
+        a cluster (which restarts ejabberd) meanwhile fails to start."""
+        deadline = time.monotonic() + timeout
+        while "ejabberd" not in (apps := self.applications()):
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"ejabberd not started on {self.node} after {timeout} s: {sorted(apps)}")
+            time.sleep(0.2)
+        return apps
 
     def cluster_nodes(self):
         """The node names ejabberd counts in its cluster (this one included)."""
@@ -294,6 +322,9 @@ class EjabberdNode:
         to reach each other over distribution (same cookie, reachable
         distribution ports): that is the caller's setup."""
         name = other.node if isinstance(other, EjabberdNode) else str(other)
+        self.wait_started(timeout)
+        if isinstance(other, EjabberdNode):
+            other.wait_started(timeout)
         result = self.rpc(f'ejabberd_admin:join_cluster(<<"{name}">>)', timeout=int(timeout) + 30)
         if "error" in result:
             raise RuntimeError(f"join_cluster({name}) on {self.node}: {result}")

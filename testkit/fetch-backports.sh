@@ -5,6 +5,7 @@
 # all from bookworm-backports, unpacked into a cache directory the tests own:
 #
 #   testkit/fetch-backports.sh            # prints the cache directory
+#   testkit/fetch-backports.sh --mirror   # prints the mirror and keyring it would use
 #
 # XMPP_SIC_BACKPORTS_CACHE overrides the directory
 # (default /var/cache/xmpp-sic-tests/backports). Layout once complete:
@@ -36,6 +37,10 @@
 set -euo pipefail
 
 CACHE=${XMPP_SIC_BACKPORTS_CACHE:-/var/cache/xmpp-sic-tests/backports}
+# Where the machine's apt configuration is read (the kit's tests point it
+# at sample files).
+APT_ETC=${XMPP_SIC_APT_ETC:-/etc/apt}
+MODE=${1:-fetch}
 # What the tests start; the rest is what these depend on within the suite.
 ROOTS=(prosody prosody-modules ejabberd)
 
@@ -52,31 +57,19 @@ valid() {
         grep -q "CFG_SOURCEDIR='$d/root/usr/lib/prosody'" "$d/root/usr/bin/prosody"
 }
 
-if valid "$CACHE"; then
+if [ "$MODE" = fetch ] && valid "$CACHE"; then
     echo "$CACHE"
     exit 0
 fi
 
-mkdir -p "$(dirname "$CACHE")"
-exec 9>"$CACHE.lock"
-flock -w 900 9 || { log "timed out waiting for $CACHE.lock"; exit 1; }
-# Another run may have finished while this one waited.
-if valid "$CACHE"; then
-    echo "$CACHE"
-    exit 0
-fi
-# Holding the lock, nothing else writes here: whatever is left is from an
-# interrupted run.
-rm -rf "$CACHE".tmp.* "$CACHE".old.*
-
-CODENAME=$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")
+CODENAME=${XMPP_SIC_CODENAME:-$(. /etc/os-release && echo "${VERSION_CODENAME:-bookworm}")}
 SUITE=$CODENAME-backports
 
 # The mirror the machine's apt already uses for its release (one-line
 # sources.list entries or deb822 .sources files), and the keyring it trusts.
 find_mirror() {
     local f
-    for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    for f in "$APT_ETC/sources.list" "$APT_ETC"/sources.list.d/*.list; do
         [ -f "$f" ] || continue
         awk -v suite="$CODENAME" '
             /^[ \t]*deb[ \t]/ {
@@ -88,7 +81,7 @@ find_mirror() {
                 if (s == suite && uri ~ /^https?:/) { print uri, key; exit }
             }' "$f"
     done
-    for f in /etc/apt/sources.list.d/*.sources; do
+    for f in "$APT_ETC"/sources.list.d/*.sources; do
         [ -f "$f" ] || continue
         # deb822: stanzas separated by blank lines; a stanza whose Suites
         # name the release and whose Types include deb.
@@ -109,11 +102,28 @@ find_mirror() {
 
 read -r MIRROR KEYRING < <(find_mirror | head -n 1) || true
 if [ -z "${MIRROR:-}" ]; then
-    log "no apt source for $CODENAME found in /etc/apt/sources.list{,.d}: cannot tell which mirror to use"
+    log "no apt source for $CODENAME found in $APT_ETC/sources.list{,.d}: cannot tell which mirror to use"
     exit 1
 fi
-[ -n "${KEYRING:-}" ] && [ -f "$KEYRING" ] || KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+# No Signed-By: apt's own trusted keys, which Debian's keyring package fills.
+[ -n "${KEYRING:-}" ] || KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+if [ "$MODE" = --mirror ]; then
+    echo "$MIRROR $KEYRING"
+    exit 0
+fi
 log "mirror $MIRROR, suite $SUITE, keyring $KEYRING"
+
+mkdir -p "$(dirname "$CACHE")"
+exec 9>"$CACHE.lock"
+flock -w 900 9 || { log "timed out waiting for $CACHE.lock"; exit 1; }
+# Another run may have finished while this one waited.
+if valid "$CACHE"; then
+    echo "$CACHE"
+    exit 0
+fi
+# Holding the lock, nothing else writes here: whatever is left is from an
+# interrupted run.
+rm -rf "$CACHE".tmp.* "$CACHE".old.*
 
 TMP=$(mktemp -d "$CACHE.tmp.XXXXXX")
 trap 'rm -rf "$TMP"' EXIT

@@ -16,9 +16,10 @@ from pathlib import Path
 
 FETCH = Path(__file__).resolve().parent / "fetch-backports.sh"
 
-# Names a caller may use for each release; the first is the canonical one.
-PROSODY = {"system": ("system", "0.12", ""), "13": ("13", "13.0", "backports")}
-EJABBERD = {"system": ("system", "23.01", ""), "24.12": ("24.12", "backports")}
+# Names a caller may use for each release (an empty variable is the
+# system's).
+PROSODY = {"system": ("system", "0.12", ""), "13": ("13", "13.0")}
+EJABBERD = {"system": ("system", "23.01", ""), "24.12": ("24.12",)}
 
 # Lua libraries Prosody 13 needs from bookworm (the backports launcher
 # checks for them at start; lua-unbound is not a dependency of 0.12).

@@ -40,15 +40,21 @@ class RawClient:
     or construct it and `await client.connect()`. `tls` is None (plain
     TCP), "starttls" or "direct"; `ca_file` is the certificate to trust.
     With keep_raw=False stanzas are parsed about twice as fast but carry
-    no raw bytes (for load)."""
+    no raw bytes (for load). `preamble`: bytes written as soon as the TCP
+    connection is up, before the stream or STARTTLS (a PROXY protocol
+    header; not with direct TLS); `bind=False` stops after SASL, for a
+    client that resumes a XEP-0198 session instead of binding."""
 
     def __init__(self, host, port, user, domain="localhost", password="secret", resource="testkit",
-                 *, tls=None, ca_file=None, timeout=20.0, keep_raw=True):
+                 *, tls=None, ca_file=None, timeout=20.0, keep_raw=True, preamble=b"", bind=True):
         if tls not in (None, "starttls", "direct"):
             raise ValueError(f"tls must be None, 'starttls' or 'direct', not {tls!r}")
         self.host, self.port = host, port
         self.user, self.domain, self.password, self.resource = user, domain, password, resource
         self.tls, self.ca_file, self.timeout, self.keep_raw = tls, ca_file, timeout, keep_raw
+        if preamble and tls == "direct":
+            raise ValueError("a preamble goes before the stream: not with direct TLS")
+        self.preamble, self.bind = preamble, bind
         self.reader = self.writer = None
         self.jid = None
         self.features = None
@@ -68,6 +74,8 @@ class RawClient:
         self.reader, self.writer = await asyncio.wait_for(
             asyncio.open_connection(self.host, self.port, ssl=ssl_ctx,
                                     server_hostname=self.domain if ssl_ctx else None), timeout)
+        if self.preamble:
+            self.send(self.preamble)
         self.features = await self._open_stream(timeout)
         if self.tls == "starttls":
             if self.features.find(f"{{{TLS_NS}}}starttls") is None:
@@ -83,6 +91,8 @@ class RawClient:
         self.send(f"<auth xmlns='{SASL_NS}' mechanism='PLAIN'>{token}</auth>")
         await self._expect(f"{{{SASL_NS}}}success", timeout)
         self.features = await self._open_stream(timeout)
+        if not self.bind:
+            return self
         self.send(f"<iq type='set' id='bind-1'><bind xmlns='{BIND_NS}'>"
                   f"<resource>{escape_text(self.resource)}</resource></bind></iq>")
         bound = await self._expect(f"{{{CLIENT_NS}}}iq", timeout)

@@ -34,12 +34,13 @@ class BoshClient:
     response whatever the server had for us (it answers at once when it has
     data, else after `wait`)."""
 
-    def __init__(self, host, port, forwarded_for=None, domain="localhost", path="/http-bind"):
+    def __init__(self, host, port, forwarded_for=None, domain="localhost", path="/http-bind", headers=None):
         self.conn = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
         self.domain, self.path = domain, path
         self.headers = {"Content-Type": "text/xml; charset=utf-8", "Host": f"{domain}:{port}"}
         if forwarded_for:
             self.headers["X-Forwarded-For"] = forwarded_for
+        self.headers.update(headers or {})  # e.g. an RFC 7239 Forwarded header
         self.rid = int.from_bytes(os.urandom(4), "big") >> 2  # room to count up (XEP-0124 §14)
         self.sid = None
         self.jid = None
@@ -106,13 +107,14 @@ class BoshClient:
 class WebSocketClient:
     """Masked text frames out, one XML element per text frame in."""
 
-    def __init__(self, host, port, forwarded_for=None, domain="localhost", path="/xmpp-websocket"):
+    def __init__(self, host, port, forwarded_for=None, domain="localhost", path="/xmpp-websocket", headers=None):
         self.domain = domain
         self.jid = None
         self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
         self.buf = b""
         key = base64.b64encode(os.urandom(16)).decode()
         extra = f"X-Forwarded-For: {forwarded_for}\r\n" if forwarded_for else ""
+        extra += "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {domain}:{port}\r\nUpgrade: websocket\r\n"
                            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
                            f"Sec-WebSocket-Protocol: xmpp\r\n{extra}\r\n").encode())

@@ -18,6 +18,7 @@
 
 -include("xmpp.hrl").
 -include("logger.hrl").
+-include("ejabberd_http.hrl").
 
 %% Late, so a module that rewrites or drops the packet has done so.
 -define(HOOK_PRIORITY, 90).
@@ -112,9 +113,9 @@ user_send_packet(Acc) ->
 
 %% {Peer, Transport, Source} for the library, from the c2s socket (an
 %% xmpp_socket state) when there is one.
-connection(Peer, #{socket := Socket}) ->
+connection({IP, _} = Peer, #{socket := Socket}) ->
     Transport = transport(xmpp_socket:get_transport(Socket)),
-    {Peer, Transport, source(Transport, Socket)};
+    {Peer, Transport, source(Transport, Socket, IP)};
 connection(Peer, _State) ->
     {Peer, stream, socket}.
 
@@ -124,25 +125,112 @@ transport(websocket) -> websocket;
 transport(http_bind) -> bosh;
 transport(_) -> stream.
 
-%% ejabberd keeps where the address came from in two places. A listener
-%% with use_proxy_protocol hands the c2s socket the PROXY header's
-%% endpoints (xmpp_socket's #socket_state.sock_peer_name, its 7th field in
-%% p1_xmpp 1.6 and 1.9; the record is private, hence element/2). An HTTP
-%% listener replaces the address with X-Forwarded-For's when the request
-%% came through trusted_proxies, keeping the proxy's port, and tells the
-%% session nothing of it: so with trusted_proxies set, a WebSocket or BOSH
-%% address is taken as forwarded, which at worst leaves out a port.
-source(stream, Socket)
+%% Where the session's address came from.
+%% * A stream: a listener with use_proxy_protocol hands the c2s socket the
+%%   PROXY header's endpoints (xmpp_socket's #socket_state.sock_peer_name,
+%%   its 7th field in p1_xmpp 1.6 and 1.9; the record is private, hence
+%%   element/2); otherwise the socket.
+%% * A WebSocket: ejabberd_http replaces the address with X-Forwarded-For's
+%%   when the request came through trusted_proxies, keeps the TCP
+%%   connection's port, and tells the session nothing of it. The upgrade
+%%   request (#ws{}, kept by the ejabberd_http_ws process) still holds the
+%%   real connection and the header, so compare (websocket_source/2).
+%% * BOSH: the address is the first HTTP request's, and no process keeps
+%%   that request; the library reports no port for BOSH whatever the
+%%   source, so the socket is named.
+source(stream, Socket, _IP)
   when is_tuple(Socket), tuple_size(Socket) >= 7, element(1, Socket) =:= socket_state,
        element(7, Socket) =/= none ->
     proxy_protocol;
-source(stream, _Socket) ->
-    socket;
-source(_HTTP, _Socket) ->
+source(websocket, Socket, IP) ->
+    websocket_source(Socket, IP);
+source(_Transport, _Socket, _IP) ->
+    socket.
+
+%% The address is forwarded when it is not the WebSocket connection's own
+%% peer, or when X-Forwarded-For named that same address (then ejabberd
+%% may have taken it from the header, and the port is the proxy's: at
+%% worst a port is left out). When the upgrade request cannot be read
+%% (another ejabberd's layout), a server with trusted_proxies set is taken
+%% to forward, with the same worst case.
+websocket_source(Socket, IP) ->
+    case upgrade_request(Socket) of
+        #ws{socket = Sock, sockmod = Mod, headers = Headers} ->
+            case peername(Mod, Sock) of
+                {ok, {IP, _}} ->
+                    case xff_client(proplists:get_value('X-Forwarded-For', Headers)) of
+                        IP -> forwarded;
+                        _ -> socket
+                    end;
+                {ok, _OtherPeer} ->
+                    forwarded;
+                _ ->
+                    guess_source()
+            end;
+        _ ->
+            guess_source()
+    end.
+
+guess_source() ->
     case ejabberd_option:trusted_proxies() of
         [] -> socket;
         _ -> forwarded
     end.
+
+%% The c2s socket of a WebSocket session is {http_ws, Fsm, IP}; the
+%% ejabberd_http_ws process Fsm keeps {#ws{}, Pid} in its state record.
+%% It is a p1_fsm, whose sys:get_state/2 answers with its whole loop data
+%% (a list holding the state record) rather than {StateName, Data}: the
+%% record is looked for in either. Asked only for a Server IP Check
+%% request, from the session's own c2s process.
+upgrade_request(Socket) when is_tuple(Socket), tuple_size(Socket) >= 3 ->
+    case element(3, Socket) of
+        {http_ws, Fsm, _} when is_pid(Fsm) ->
+            try sys:get_state(Fsm, 1000) of
+                Loop -> find_ws(holders(Loop))
+            catch
+                _:_ -> undefined
+            end;
+        _ ->
+            undefined
+    end;
+upgrade_request(_) ->
+    undefined.
+
+holders(Loop) when is_list(Loop) -> Loop;
+holders(Loop) when is_tuple(Loop) -> tuple_to_list(Loop);
+holders(_) -> [].
+
+find_ws([{#ws{} = WS, _} | _]) -> WS;
+find_ws([State | Rest]) when is_tuple(State), tuple_size(State) > 2 ->
+    case find_ws_field(tuple_to_list(State)) of
+        undefined -> find_ws(Rest);
+        WS -> WS
+    end;
+find_ws([_ | Rest]) -> find_ws(Rest);
+find_ws([]) -> undefined.
+
+find_ws_field([{#ws{} = WS, _} | _]) -> WS;
+find_ws_field([_ | Rest]) -> find_ws_field(Rest);
+find_ws_field([]) -> undefined.
+
+peername(gen_tcp, Sock) -> inet:peername(Sock);
+peername(Mod, Sock) -> catch Mod:peername(Sock).
+
+%% The first address of an X-Forwarded-For value: the client, as
+%% ejabberd_http reads it.
+xff_client(Value) when is_binary(Value) ->
+    case binary:split(Value, [<<",">>, <<" ">>], [global, trim_all]) of
+        [First | _] ->
+            case inet:parse_address(binary_to_list(First)) of
+                {ok, Addr} -> Addr;
+                _ -> undefined
+            end;
+        [] ->
+            undefined
+    end;
+xff_client(_) ->
+    undefined.
 
 %% Keeps the payload raw: ejabberd's codec rejects the XEP v0.1 <ip/> form
 %% ("Missing cdata"), and the library wants only its name and shape.
@@ -227,9 +315,15 @@ request_connection(#iq{from = #jid{user = U, server = S, resource = R, lserver =
                     [_ | _] -> transport(proplists:get_value(conn, Info));
                     _ -> stream
                 end,
-    {session_peer(Info), Transport, source(Transport, unknown)};
+    Peer = session_peer(Info),
+    {Peer, Transport, session_source(Transport, Peer)};
 request_connection(_IQ) ->
     {undefined, stream, socket}.
+
+%% No c2s socket at hand: a WebSocket address is taken as forwarded when
+%% the server trusts proxies (at worst a port is left out).
+session_source(websocket, _Peer) -> guess_source();
+session_source(_Transport, _Peer) -> socket.
 
 session_peer([_ | _] = Info) ->
     case proplists:get_value(ip, Info) of

@@ -279,6 +279,8 @@ over_http("websocket", WebSocketClient, "127.0.0.1")
 over_http("websocket-ipv6", WebSocketClient, "::1")
 over_http("websocket-xff-trusted", WebSocketClient, TRUSTED_HTTP, "203.0.113.20", want_ip="203.0.113.20",
           want_port=None)
+# A header naming the proxy itself: the address stays the connection's.
+over_http("websocket-xff-names-proxy", WebSocketClient, TRUSTED_HTTP, TRUSTED_HTTP)
 over_http("websocket-xff-untrusted", WebSocketClient, UNTRUSTED_HTTP, "203.0.113.21")
 over_http("websocket-forwarded-7239-ignored", WebSocketClient, TRUSTED_HTTP, headers=RFC7239)
 over_http("bosh", BoshClient, "127.0.0.1", want_port=None)

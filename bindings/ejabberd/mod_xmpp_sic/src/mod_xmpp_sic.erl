@@ -148,24 +148,19 @@ source(_Transport, _Socket, _IP) ->
     socket.
 
 %% The address is forwarded when it is not the WebSocket connection's own
-%% peer, or when X-Forwarded-For named that same address (then ejabberd
-%% may have taken it from the header, and the port is the proxy's: at
-%% worst a port is left out). When the upgrade request cannot be read
-%% (another ejabberd's layout), a server with trusted_proxies set is taken
-%% to forward, with the same worst case.
+%% peer: ejabberd took it from X-Forwarded-For (Prosody's binding tells the
+%% same way: the request's ip against the connection's). A header naming
+%% the proxy itself leaves the address the connection's, with its port.
+%% When the upgrade request cannot be read (another ejabberd's layout), a
+%% server with trusted_proxies set is taken to forward: at worst a port is
+%% left out.
 websocket_source(Socket, IP) ->
     case upgrade_request(Socket) of
-        #ws{socket = Sock, sockmod = Mod, headers = Headers} ->
+        #ws{socket = Sock, sockmod = Mod} ->
             case peername(Mod, Sock) of
-                {ok, {IP, _}} ->
-                    case xff_client(proplists:get_value('X-Forwarded-For', Headers)) of
-                        IP -> forwarded;
-                        _ -> socket
-                    end;
-                {ok, _OtherPeer} ->
-                    forwarded;
-                _ ->
-                    guess_source()
+                {ok, {IP, _}} -> socket;
+                {ok, _OtherPeer} -> forwarded;
+                _ -> guess_source()
             end;
         _ ->
             guess_source()
@@ -216,21 +211,6 @@ find_ws_field([]) -> undefined.
 
 peername(gen_tcp, Sock) -> inet:peername(Sock);
 peername(Mod, Sock) -> catch Mod:peername(Sock).
-
-%% The first address of an X-Forwarded-For value: the client, as
-%% ejabberd_http reads it.
-xff_client(Value) when is_binary(Value) ->
-    case binary:split(Value, [<<",">>, <<" ">>], [global, trim_all]) of
-        [First | _] ->
-            case inet:parse_address(binary_to_list(First)) of
-                {ok, Addr} -> Addr;
-                _ -> undefined
-            end;
-        [] ->
-            undefined
-    end;
-xff_client(_) ->
-    undefined.
 
 %% Keeps the payload raw: ejabberd's codec rejects the XEP v0.1 <ip/> form
 %% ("Missing cdata"), and the library wants only its name and shape.

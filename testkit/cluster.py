@@ -67,6 +67,7 @@ def ejabberd_cluster(count=2, join_timeout=60.0, **node_kwargs):
             node.join_cluster(nodes[0], timeout=join_timeout)
         for node in nodes:
             node.wait_for_cluster(names, timeout=join_timeout)
+            node.wait_ready(timeout=join_timeout)
         for user, password in users:
             nodes[0].register([user], password)
         yield nodes

@@ -202,14 +202,23 @@ class EjabberdNode:
         # server in ~/.ejabberd-modules leaks in.
         env["CONTRIB_MODULES_PATH"] = self.contrib_dir or os.path.join(self.dir, "contrib")
         self.proc = process.start(command, os.path.join(self.dir, "stdout.log"), env=env, cwd=self.dir)
+        process.wait_for_ports(self.proc, self._endpoints(), self.start_timeout, self.output)
+        for user, password in self.users:
+            self.register([user], password)
+
+    def _endpoints(self):
         endpoints = [("127.0.0.1", self.port_v4), ("::1", self.port_v6), ("127.0.0.1", self.port_mapped)]
         if self.tls:
             endpoints += [("127.0.0.1", self.port_starttls), ("127.0.0.1", self.port_tls)]
         if self.http:
             endpoints.append(("127.0.0.1", self.port_http))
-        process.wait_for_ports(self.proc, endpoints, self.start_timeout, self.output)
-        for user, password in self.users:
-            self.register([user], password)
+        return endpoints
+
+    def wait_ready(self, timeout=30.0):
+        """Waits until ejabberd has started and every listener accepts
+        again: joining a cluster restarts ejabberd on the joining node."""
+        self.wait_started(timeout)
+        process.wait_for_ports(self.proc, self._endpoints(), timeout, self.output)
 
     def _distribution(self):
         """Alone, a node needs no epmd: it listens on a fixed port that its
@@ -297,19 +306,27 @@ class EjabberdNode:
         return apps
 
     def cluster_nodes(self):
-        """The node names ejabberd counts in its cluster (this one included)."""
+        """The node names ejabberd counts in its cluster (this one
+        included). Raises while the node cannot say (ejabberd restarting
+        during a join answers with a badrpc)."""
         text = self.rpc("ejabberd_cluster:get_nodes()")
-        return sorted(n.strip("' ") for n in text.strip("[]\n ").split(",") if n.strip())
+        if not re.fullmatch(r"\[[\w@.,'\s-]*\]", text):
+            raise RuntimeError(f"ejabberd_cluster:get_nodes() on {self.node}: {text}")
+        return sorted(re.findall(r"[\w.-]+@[\w.-]+", text))
 
     def wait_for_cluster(self, nodes, timeout=30.0):
         """Waits until the cluster seen from this node is exactly `nodes`
         (names). ejabberd 24.12's join_cluster returns before the join is
         done ("Trying to join that cluster, wait a few seconds"), 23.01's
-        when it is: polling serves both."""
+        when it is: polling serves both. While the joining node restarts
+        ejabberd it answers with errors: they are waited out too."""
         want = sorted(nodes)
         deadline = time.monotonic() + timeout
         while True:
-            seen = self.cluster_nodes()
+            try:
+                seen = self.cluster_nodes()
+            except RuntimeError as e:
+                seen = str(e)
             if seen == want:
                 return seen
             if time.monotonic() > deadline:
@@ -318,17 +335,21 @@ class EjabberdNode:
 
     def join_cluster(self, other, timeout=30.0):
         """Joins this node to `other`'s cluster (an EjabberdNode or a node
-        name) and waits until both see each other. The nodes must be able
-        to reach each other over distribution (same cookie, reachable
-        distribution ports): that is the caller's setup."""
-        name = other.node if isinstance(other, EjabberdNode) else str(other)
-        self.wait_started(timeout)
+        name) and waits until this node counts `other`'s cluster and
+        itself. The nodes must reach each other over distribution (same
+        cookie, one epmd: testkit/cluster.py sets that up)."""
         if isinstance(other, EjabberdNode):
+            name = other.node
             other.wait_started(timeout)
+            want = set(other.cluster_nodes()) | {self.node}
+        else:
+            name = str(other)
+            want = {name, self.node}
+        self.wait_started(timeout)
         result = self.rpc(f'ejabberd_admin:join_cluster(<<"{name}">>)', timeout=int(timeout) + 30)
         if "error" in result:
             raise RuntimeError(f"join_cluster({name}) on {self.node}: {result}")
-        return self.wait_for_cluster(set(self.cluster_nodes()) | {name, self.node}, timeout)
+        return self.wait_for_cluster(want, timeout)
 
     def register(self, users, password, timeout=30.0):
         """Creates accounts: `users` is a list of names with one password

@@ -507,7 +507,7 @@ async def run_host(args, scratch):
         shapes = EjabberdShapes(ebin)
     start = time.monotonic()
     with shapes as host:
-        print(f"{args.host}: up in {time.monotonic() - start:.1f}s", flush=True)
+        print(f"{args.host} (release {host.server.release}): up in {time.monotonic() - start:.1f}s", flush=True)
         for name, fn, _ in selected:
             results.append(await timed(name, lambda fn=fn: fn(host), host))
     if want_cluster:

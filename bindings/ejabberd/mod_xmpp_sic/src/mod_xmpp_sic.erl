@@ -134,16 +134,20 @@ transport(_) -> stream.
 %%   when the request came through trusted_proxies, keeps the TCP
 %%   connection's port, and tells the session nothing of it. The upgrade
 %%   request (#ws{}, kept by the ejabberd_http_ws process) still holds the
-%%   real connection and the header, so compare (websocket_source/2).
+%%   real connection, whose peer tells (websocket_source/2).
 %% * BOSH: the address is the first HTTP request's, and no process keeps
-%%   that request; the library reports no port for BOSH whatever the
-%%   source, so the socket is named.
+%%   that request or its connection (ejabberd_bosh holds the address
+%%   only). With trusted_proxies set it is taken as forwarded; the library
+%%   reports no port for BOSH whatever the source, so this never changes
+%%   an answer.
 source(stream, Socket, _IP)
   when is_tuple(Socket), tuple_size(Socket) >= 7, element(1, Socket) =:= socket_state,
        element(7, Socket) =/= none ->
     proxy_protocol;
 source(websocket, Socket, IP) ->
     websocket_source(Socket, IP);
+source(bosh, _Socket, _IP) ->
+    guess_source();
 source(_Transport, _Socket, _IP) ->
     socket.
 
@@ -180,7 +184,7 @@ guess_source() ->
 %% request, from the session's own c2s process.
 upgrade_request(Socket) when is_tuple(Socket), tuple_size(Socket) >= 3 ->
     case element(3, Socket) of
-        {http_ws, Fsm, _} when is_pid(Fsm) ->
+        {http_ws, Fsm, _} when is_pid(Fsm), Fsm =/= self() ->
             try sys:get_state(Fsm, 1000) of
                 Loop -> find_ws(holders(Loop))
             catch
@@ -300,10 +304,10 @@ request_connection(#iq{from = #jid{user = U, server = S, resource = R, lserver =
 request_connection(_IQ) ->
     {undefined, stream, socket}.
 
-%% No c2s socket at hand: a WebSocket address is taken as forwarded when
-%% the server trusts proxies (at worst a port is left out).
-session_source(websocket, _Peer) -> guess_source();
-session_source(_Transport, _Peer) -> socket.
+%% No c2s socket at hand: an HTTP session's address is taken as forwarded
+%% when the server trusts proxies (at worst a port is left out).
+session_source(stream, _Peer) -> socket;
+session_source(_HTTP, _Peer) -> guess_source().
 
 session_peer([_ | _] = Info) ->
     case proplists:get_value(ip, Info) of

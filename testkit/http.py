@@ -34,8 +34,14 @@ class BoshClient:
     response whatever the server had for us (it answers at once when it has
     data, else after `wait`)."""
 
-    def __init__(self, host, port, forwarded_for=None, domain="localhost", path="/http-bind", headers=None):
+    def __init__(self, host, port, forwarded_for=None, domain="localhost", path="/http-bind", headers=None,
+                 preamble=b""):
         self.conn = http.client.HTTPConnection(host, port, timeout=TIMEOUT)
+        if preamble:
+            # A PROXY protocol header opens the one connection every
+            # request then uses (keep-alive).
+            self.conn.connect()
+            self.conn.sock.sendall(preamble)
         self.domain, self.path = domain, path
         self.headers = {"Content-Type": "text/xml; charset=utf-8", "Host": f"{domain}:{port}"}
         if forwarded_for:
@@ -107,10 +113,13 @@ class BoshClient:
 class WebSocketClient:
     """Masked text frames out, one XML element per text frame in."""
 
-    def __init__(self, host, port, forwarded_for=None, domain="localhost", path="/xmpp-websocket", headers=None):
+    def __init__(self, host, port, forwarded_for=None, domain="localhost", path="/xmpp-websocket", headers=None,
+                 preamble=b""):
         self.domain = domain
         self.jid = None
         self.sock = socket.create_connection((host, port), timeout=TIMEOUT)
+        if preamble:
+            self.sock.sendall(preamble)  # a PROXY protocol header
         self.buf = b""
         key = base64.b64encode(os.urandom(16)).decode()
         extra = f"X-Forwarded-For: {forwarded_for}\r\n" if forwarded_for else ""

@@ -98,16 +98,16 @@ def proxy_v2(src, dst, sport, dport):
 class ProsodyShapes:
     """Prosody 0.12 (or XMPP_SIC_PROSODY_RELEASE): c2s with STARTTLS and
     direct TLS, mod_net_proxy from bookworm-backports' prosody-modules on a
-    PROXY port mapped to c2s, BOSH and WebSocket on the HTTP port with
+    PROXY port mapped to c2s and one mapped to HTTP, BOSH and WebSocket on the HTTP port with
     trusted_proxies = 127.0.0.1, mod_smacks."""
 
     name = "prosody"
 
     def __init__(self, lua_dir):
-        self.proxy_port = ports.free_dual_port()
+        self.proxy_port, self.http_proxy_port = ports.distinct_ports(2)
         extra = (f"trusted_proxies = {{ {TRUSTED_HTTP!r} }}\n"
-                 f"proxy_port_mappings = {{ [{self.proxy_port}] = \"c2s\" }}\n"
-                 f"proxy_ports = {{ {self.proxy_port} }}\n"
+                 f"proxy_port_mappings = {{ [{self.proxy_port}] = \"c2s\", [{self.http_proxy_port}] = \"http\" }}\n"
+                 f"proxy_ports = {{ {self.proxy_port}, {self.http_proxy_port} }}\n"
                  "proxy_trusted_proxies = { \"127.0.0.1\", \"::1\" }\n"
                  "consider_bosh_secure = true\nconsider_websocket_secure = true\n"
                  "smacks_hibernation_time = 60\n")
@@ -136,11 +136,12 @@ class ProsodyShapes:
 class ShapedNode(EjabberdNode):
     """An EjabberdNode with the deployment listeners added: c2s with
     use_proxy_protocol (STARTTLS offered), a second HTTP listener on ::1,
-    and trusted_proxies naming 127.0.0.1 only."""
+    an HTTP listener with use_proxy_protocol, and trusted_proxies naming
+    127.0.0.1 only."""
 
     def __init__(self, **kwargs):
         super().__init__(**kwargs)
-        self.port_proxy = ports.free_port(socket.AF_INET)
+        self.port_proxy, self.port_http_proxy = ports.distinct_ports(2, lambda: ports.free_port(socket.AF_INET))
         self.port_http6 = ports.free_port(socket.AF_INET6, "::1")
 
     def _listeners(self):
@@ -156,6 +157,14 @@ class ShapedNode(EjabberdNode):
     port: {self.port_http6}
     ip: "::1"
     module: ejabberd_http
+    request_handlers:
+      /http-bind: mod_bosh
+      /xmpp-websocket: ejabberd_http_ws
+  -
+    port: {self.port_http_proxy}
+    ip: "127.0.0.1"
+    module: ejabberd_http
+    use_proxy_protocol: true
     request_handlers:
       /http-bind: mod_bosh
       /xmpp-websocket: ejabberd_http_ws
@@ -179,7 +188,7 @@ class EjabberdShapes:
         s = self.server
         self.port, self.port_v6, self.port_starttls, self.port_tls = s.port_v4, s.port_v6, s.port_starttls, s.port_tls
         self.proxy_port, self.cert = s.port_proxy, s.cert
-        self.http_port, self.http_port6 = s.port_http, s.port_http6
+        self.http_port, self.http_port6, self.http_proxy_port = s.port_http, s.port_http6, s.port_http_proxy
         return self
 
     def __exit__(self, *exc):
@@ -273,6 +282,27 @@ def over_http(name, client_class, peer, forwarded_for=None, headers=None, want_i
             client.close()
     case(name)(run)
 
+
+def http_proxied(name, client_class, make, src, sport, reported=None, with_port=True, forwarded_for=None):
+    """Over the HTTP port behind a PROXY protocol header."""
+    async def run(host):
+        dst = "::1" if ":" in src else "127.0.0.1"
+        client = client_class("127.0.0.1", host.http_proxy_port, forwarded_for=forwarded_for,
+                              preamble=make(src, dst, sport, host.http_proxy_port))
+        try:
+            client.login(USER, PASSWORD)
+            expect(client.iq(SIC1.format(id="p1")), reported or src, sport if with_port else None)
+        finally:
+            client.close()
+    case(name)(run)
+
+
+http_proxied("websocket-proxy-v1-tcp4", WebSocketClient, proxy_v1, "198.51.100.30", 40030)
+http_proxied("websocket-proxy-v2-tcp6", WebSocketClient, proxy_v2, "2001:db8::31", 40031)
+# The PROXY header's source is no trusted proxy: X-Forwarded-For after it is ignored.
+http_proxied("websocket-proxy-then-xff", WebSocketClient, proxy_v1, "198.51.100.32", 40032,
+             forwarded_for="203.0.113.32")
+http_proxied("bosh-proxy-v1-tcp4", BoshClient, proxy_v1, "198.51.100.33", 40033, with_port=False)
 
 RFC7239 = {"Forwarded": 'for="[2001:db8::20]:4711"'}
 over_http("websocket", WebSocketClient, "127.0.0.1")

@@ -134,7 +134,7 @@ transport(_) -> stream.
 %%   when the request came through trusted_proxies, keeps the TCP
 %%   connection's port, and tells the session nothing of it. The upgrade
 %%   request (#ws{}, kept by the ejabberd_http_ws process) still holds the
-%%   real connection, whose peer tells (websocket_source/2).
+%%   real connection and its headers, which tell (websocket_source/2).
 %% * BOSH: the address is the first HTTP request's, and no process keeps
 %%   that request or its connection (ejabberd_bosh holds the address
 %%   only). With trusted_proxies set it is taken as forwarded; the library
@@ -151,20 +151,29 @@ source(bosh, _Socket, _IP) ->
 source(_Transport, _Socket, _IP) ->
     socket.
 
-%% The address is forwarded when it is not the WebSocket connection's own
-%% peer: ejabberd took it from X-Forwarded-For (Prosody's binding tells the
-%% same way: the request's ip against the connection's). A header naming
-%% the proxy itself leaves the address the connection's, with its port.
-%% When the upgrade request cannot be read (another ejabberd's layout), a
-%% server with trusted_proxies set is taken to forward: at worst a port is
-%% left out.
+%% A WebSocket's address is its connection's own peer (the socket), or
+%% was put there by ejabberd_http: from X-Forwarded-For through a trusted
+%% proxy, or from a PROXY header on a listener with use_proxy_protocol
+%% (then the port is the header's source port too). Prosody's binding tells
+%% the same way: the session's address against the connection's. When the
+%% address differs, the header that names it is the one that gave it. A
+%% header naming the proxy itself leaves the address the connection's, with
+%% its port. When the upgrade request cannot be read (another ejabberd's
+%% layout), a server with trusted_proxies set is taken to forward: at worst
+%% a port is left out.
 websocket_source(Socket, IP) ->
     case upgrade_request(Socket) of
-        #ws{socket = Sock, sockmod = Mod} ->
+        #ws{socket = Sock, sockmod = Mod, headers = Headers} ->
             case peername(Mod, Sock) of
-                {ok, {IP, _}} -> socket;
-                {ok, _OtherPeer} -> forwarded;
-                _ -> guess_source()
+                {ok, {IP, _}} ->
+                    socket;
+                {ok, _Proxy} ->
+                    case xff_client(proplists:get_value('X-Forwarded-For', Headers)) of
+                        IP -> forwarded;
+                        _ -> proxy_protocol
+                    end;
+                _ ->
+                    guess_source()
             end;
         _ ->
             guess_source()
@@ -215,6 +224,21 @@ find_ws_field([]) -> undefined.
 
 peername(gen_tcp, Sock) -> inet:peername(Sock);
 peername(Mod, Sock) -> catch Mod:peername(Sock).
+
+%% The client's address in an X-Forwarded-For value (its first entry, as
+%% ejabberd_http reads it), or undefined.
+xff_client(Value) when is_binary(Value) ->
+    case binary:split(Value, [<<",">>, <<" ">>], [global, trim_all]) of
+        [First | _] ->
+            case inet:parse_address(binary_to_list(First)) of
+                {ok, Addr} -> Addr;
+                _ -> undefined
+            end;
+        [] ->
+            undefined
+    end;
+xff_client(_) ->
+    undefined.
 
 %% Keeps the payload raw: ejabberd's codec rejects the XEP v0.1 <ip/> form
 %% ("Missing cdata"), and the library wants only its name and shape.

@@ -12,6 +12,9 @@
 #              XMPP_SIC_EJABBERD_RELEASE=24.12, the module built against
 #              24.12's headers and libraries
 #   agreement  the corpus (testkit.agreement) on Prosody 13 and ejabberd 24.12
+#   deployments  the deployments suite (testkit/run-deployments.sh: proxies,
+#              BOSH, WebSocket, TLS, XEP-0198, a cluster, hostile requests)
+#              on Prosody 13 and ejabberd 24.12
 #
 # First: installs what it needs (testkit/install-deps.sh, plus the Lua
 # libraries Prosody 13 uses), builds the library and the Lua module, and
@@ -119,6 +122,8 @@ row ejabberd-24.12 env XMPP_SIC_EJABBERD_RELEASE=24.12 \
     timeout 400 python3 bindings/ejabberd/mod_xmpp_sic/test/e2e.py "$MODULE"
 row agreement env XMPP_SIC_PROSODY_RELEASE=13 XMPP_SIC_EJABBERD_RELEASE=24.12 \
     timeout 600 python3 -m testkit.agreement --lua-dir "$ROOT/bindings/lua" --ejabberd-dir "$MODULE"
+row deployments env XMPP_SIC_PROSODY_RELEASE=13 XMPP_SIC_EJABBERD_RELEASE=24.12 \
+    timeout 900 bash testkit/run-deployments.sh
 
 SUMMARY=()
 for name in "${NAMES[@]}"; do

@@ -104,6 +104,7 @@ class ProsodyShapes:
     name = "prosody"
 
     def __init__(self, lua_dir):
+        self.lua_dir = lua_dir
         self.proxy_port, self.http_proxy_port = ports.distinct_ports(2)
         extra = (f"trusted_proxies = {{ {TRUSTED_HTTP!r} }}\n"
                  f"proxy_port_mappings = {{ [{self.proxy_port}] = \"c2s\", [{self.http_proxy_port}] = \"http\" }}\n"
@@ -317,6 +318,26 @@ over_http("bosh", BoshClient, "127.0.0.1", want_port=None)
 over_http("bosh-xff-trusted", BoshClient, TRUSTED_HTTP, "203.0.113.22", want_ip="203.0.113.22", want_port=None)
 over_http("bosh-xff-untrusted", BoshClient, UNTRUSTED_HTTP, "203.0.113.23", want_port=None)
 over_http("bosh-forwarded-7239-ignored", BoshClient, TRUSTED_HTTP, headers=RFC7239, want_port=None)
+
+
+@case("forwarded-7239-prosody13-opt-in", only="prosody")
+async def rfc7239_prosody13(host):
+    """The one server that reads RFC 7239: Prosody 13 with
+    http_legacy_x_forwarded = false takes the address from for= and drops
+    its port, so the reply has the address and no port."""
+    extra = f"trusted_proxies = {{ {TRUSTED_HTTP!r} }}\nhttp_legacy_x_forwarded = false\n"
+    with PrivateProsody(modules=["xmpp_sic", "bosh", "websocket"], plugin_paths=[str(REPO / "bindings" / "prosody")],
+                        lua_cpath_dir=host.lua_dir, users=[(USER, PASSWORD)], release="13",
+                        extra_config=extra) as server:
+        for client_class in (WebSocketClient, BoshClient):
+            client = client_class(TRUSTED_HTTP, server.http_port, headers=RFC7239).login(USER, PASSWORD)
+            try:
+                expect(client.iq(SIC1.format(id="f")), "2001:db8::20", None)
+            finally:
+                client.close()
+        check(server.alive(), "Prosody 13 died")
+        problems = server.log_problems()
+        check(not problems, "Prosody 13's error log: " + "\n".join(problems[:5]))
 
 
 async def sm_collect(client, want_ids, timeout=5.0):

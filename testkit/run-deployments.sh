@@ -31,7 +31,9 @@ step() {
     fi
 }
 
-step install-deps bash testkit/install-deps.sh
+# The Lua libraries Prosody 13 needs too: one case runs it (RFC 7239).
+step install-deps bash testkit/install-deps.sh \
+    $(python3 -c 'from testkit import releases; print(" ".join(releases.PROSODY_13_LUA_PACKAGES))')
 if ! command -v cargo >/dev/null; then
     echo "FAIL setup: cargo is missing (install a Rust toolchain with rustup)"
     SETUP_FAILED=$((SETUP_FAILED + 1))

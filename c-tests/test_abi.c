@@ -13,6 +13,7 @@
 #include <sys/un.h>
 
 #include "check.h"
+#include "sockaddrs.h"
 #include "xmpp_sic.h"
 
 /* The ABI promises these are usable in constant expressions and 4 bytes. */
@@ -24,24 +25,6 @@ typedef char abi_starts_at_one[SIC_ABI_VERSION >= 1 ? 1 : -1];
 static const char SIC1[] = "<iq xmlns='jabber:client' id='c1' type='get'><address xmlns='urn:xmpp:sic:1'/></iq>";
 static const char SIC0[] = "<iq xmlns='jabber:client' id='c0' type='get'><ip xmlns='urn:xmpp:sic:0'/></iq>";
 static const char SENDER[] = "alice@example.com/phone";
-
-static struct sockaddr_in v4(const char *ip, unsigned short port) {
-  struct sockaddr_in sin;
-  memset(&sin, 0, sizeof sin);
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(port);
-  inet_pton(AF_INET, ip, &sin.sin_addr);
-  return sin;
-}
-
-static struct sockaddr_in6 v6(const char *ip, unsigned short port) {
-  struct sockaddr_in6 sin6;
-  memset(&sin6, 0, sizeof sin6);
-  sin6.sin6_family = AF_INET6;
-  sin6.sin6_port = htons(port);
-  inet_pton(AF_INET6, ip, &sin6.sin6_addr);
-  return sin6;
-}
 
 struct result {
   sic_status status;

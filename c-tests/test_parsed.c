@@ -14,6 +14,7 @@
 #include <sys/un.h>
 
 #include "check.h"
+#include "sockaddrs.h"
 #include "xmpp_sic.h"
 
 static const char SENDER[] = "alice@example.com/phone";
@@ -103,24 +104,6 @@ static int untouched(const sic_answer *a) {
     }
   }
   return 1;
-}
-
-static struct sockaddr_in v4(const char *ip, unsigned short port) {
-  struct sockaddr_in sin;
-  memset(&sin, 0, sizeof sin);
-  sin.sin_family = AF_INET;
-  sin.sin_port = htons(port);
-  inet_pton(AF_INET, ip, &sin.sin_addr);
-  return sin;
-}
-
-static struct sockaddr_in6 v6(const char *ip, unsigned short port) {
-  struct sockaddr_in6 sin6;
-  memset(&sin6, 0, sizeof sin6);
-  sin6.sin6_family = AF_INET6;
-  sin6.sin6_port = htons(port);
-  inet_pton(AF_INET6, ip, &sin6.sin6_addr);
-  return sin6;
 }
 
 static int is_error(const struct outcome *o, const char *type, const char *condition) {

@@ -402,6 +402,36 @@ async def stream_management(host):
         await resumed.close()
 
 
+@case("sm-unacked-reply-resent-once")
+async def stream_management_resend(host):
+    """A reply the client never acknowledged is sent again on the resumed
+    connection, once, as it was answered (the address of the connection the
+    request came on); the server's h in <resumed/> counts the request."""
+    client = await login(host, "::1", host.port_v6)
+    client.send(f"<enable xmlns='{SM_NS}' resume='true'/>")
+    enabled = await client.next_stanza()
+    check(enabled.tag == f"{{{SM_NS}}}enabled" and enabled.get("id"), f"SM not enabled: {show(enabled)}")
+    first = await client.request(SIC1.format(id="pending"))
+    expect(first, "::1", client.local_addr[1])
+    old_port = client.local_addr[1]
+    client.writer.transport.abort()  # the reply arrived, but is never acknowledged
+    resumed = RawClient("127.0.0.1", host.port, USER, password=PASSWORD, resource="deploy", bind=False)
+    await resumed.connect()
+    try:
+        resumed.sm_received = 0
+        resumed.send(f"<resume xmlns='{SM_NS}' previd='{enabled.get('id')}' h='0'/>")
+        answer = await resumed.next_stanza()
+        check(answer.tag == f"{{{SM_NS}}}resumed", f"not resumed: {show(answer)}")
+        check(answer.get("h") == "1", f"<resumed h='{answer.get('h')}'/>, expected 1 (the one request)")
+        resumed.send(SIC1.format(id="new") + f"<r xmlns='{SM_NS}'/>")
+        seen, h = await sm_collect(resumed, ["pending", "new"])
+        expect(seen["pending"][0], "::1", old_port)
+        expect(seen["new"][0], "127.0.0.1", resumed.local_addr[1])
+        check(h == 2, f"server's h={h}, expected 2")
+    finally:
+        await resumed.close()
+
+
 # Hostile requests over the wire. Each server answers what the library
 # answers for the request as sent, or refuses at stream level; a new
 # connection is then answered correctly. --compare checks both servers gave

@@ -39,6 +39,10 @@ VirtualHost {domain!r}
 """
 
 
+# Modules that serve over Prosody's HTTP port.
+HTTP_MODULES = {"bosh", "websocket", "http", "http_files", "http_file_share"}
+
+
 def lua_list(items):
     return ", ".join(repr(str(i)) for i in items)
 
@@ -128,6 +132,10 @@ class PrivateProsody:
         endpoints = [("127.0.0.1", self.port), ("::1", self.port)]
         if self.tls:
             endpoints.append(("127.0.0.1", self.tls_port))
+        if HTTP_MODULES & set(modules):
+            # mod_http opens its port when the first HTTP module loads,
+            # which may be after c2s is up (seen on a busy machine).
+            endpoints += [("127.0.0.1", self.http_port), ("::1", self.http_port)]
         process.wait_for_ports(self.proc, endpoints, self.start_timeout, self.tail)
 
     def register(self, user, password):

@@ -387,6 +387,22 @@ static void test_agreement(void) {
   }
 }
 
+static void test_blank(void) {
+  char *t = exact(" \t\r\n ");
+  CHECK(sic_text_is_blank(t, 5) == 1);
+  free(t);
+  t = exact(" \t x");
+  CHECK(sic_text_is_blank(t, 4) == 0);
+  free(t);
+  /* Not XML whitespace: form feed, vertical tab, NBSP (U+00A0). */
+  CHECK(sic_text_is_blank("\f", 1) == 0);
+  CHECK(sic_text_is_blank("\v", 1) == 0);
+  CHECK(sic_text_is_blank("\xc2\xa0", 2) == 0);
+  CHECK(sic_text_is_blank(NULL, 0) == 1);
+  CHECK(sic_text_is_blank(NULL, 3) == 0);
+  CHECK(sic_text_is_blank("x", 0) == 1);
+}
+
 int main(void) {
   test_results();
   test_errors();
@@ -394,5 +410,6 @@ int main(void) {
   test_port_policy();
   test_arguments();
   test_agreement();
+  test_blank();
   return checks_report();
 }

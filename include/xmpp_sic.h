@@ -362,6 +362,18 @@ sic_status sic_handle_parsed(const struct sic_iq *iq,
                              uint32_t flags,
                              struct sic_answer *answer);
 
+// 1 when `text[0..len]` is only XML whitespace (space, tab, CR, LF: the
+// `S` production of XML 1.0), else 0: what a host asks of each piece of
+// character data in the payload (and beside it) to know whether to set
+// `SIC_SHAPE_TEXT` (or `SIC_SHAPE_SIBLINGS`), so that the rule lives here
+// and not in each binding. Give the text decoded, as the host's parser
+// delivered it. `(NULL, 0)` is blank; NULL with a length is 0.
+//
+// # Safety
+// A non-NULL `text` must be valid for reads of `len` bytes.
+uint32_t sic_text_is_blank(const char *text,
+                           size_t len);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

@@ -274,17 +274,6 @@ static int is(const char *s, size_t len, const char *literal)
     return len == strlen(literal) && memcmp(s, literal, len) == 0;
 }
 
-static int has_content(const char *s, size_t len)
-{
-    size_t i;
-
-    for (i = 0; i < len; i++) {
-        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n') {
-            return 1;
-        }
-    }
-    return 0;
-}
 
 /*
  * `element_bit` when the element at `el` has a child element (other than the
@@ -310,7 +299,7 @@ static uint32_t content_shape(lua_State *L, int el, uint32_t element_bit, uint32
             break;
         case LUA_TSTRING:
             text = lua_tolstring(L, -1, &len);
-            if (has_content(text, len)) {
+            if (!sic_text_is_blank(text, len)) {
                 shape |= text_bit;
             }
             break;

@@ -206,6 +206,26 @@ pub unsafe extern "C" fn sic_handle_parsed(
     })
 }
 
+/// 1 when `text[0..len]` is only XML whitespace (space, tab, CR, LF: the
+/// `S` production of XML 1.0), else 0: what a host asks of each piece of
+/// character data in the payload (and beside it) to know whether to set
+/// `SIC_SHAPE_TEXT` (or `SIC_SHAPE_SIBLINGS`), so that the rule lives here
+/// and not in each binding. Give the text decoded, as the host's parser
+/// delivered it. `(NULL, 0)` is blank; NULL with a length is 0.
+///
+/// # Safety
+/// A non-NULL `text` must be valid for reads of `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn sic_text_is_blank(text: *const c_char, len: usize) -> u32 {
+    boundary!(0, {
+        // SAFETY: the caller's contract is forwarded.
+        match unsafe { ptr::input(text.cast(), len) } {
+            Ok(bytes) => u32::from(bytes.iter().all(|&b| crate::escape::is_space(b))),
+            Err(_) => 0,
+        }
+    })
+}
+
 /// Checks and converts the C values, and decides.
 ///
 /// # Safety

@@ -30,8 +30,6 @@ sys.path.insert(0, os.path.abspath(os.path.join(os.path.dirname(__file__), *["..
 from testkit.ejabberd import EjabberdNode  # noqa: E402
 from testkit.http import BoshClient, WebSocketClient  # noqa: E402
 from testkit.logs import EJABBERD_ERRORS  # noqa: E402
-from testkit.ports import free_port  # noqa: E402
-from testkit.process import accepts  # noqa: E402
 from testkit.xmlstream import escape_attr as xml_attr  # noqa: E402
 from testkit.xmpp import RawClient  # noqa: E402
 
@@ -51,36 +49,6 @@ MODULES = """\
   # mod_sic is not enabled: one handler owns a namespace per host.
   mod_xmpp_sic: {}
 """
-
-
-HTTP_LISTENER = """\
-  -
-    port: {port}
-    ip: "127.0.0.1"
-    module: ejabberd_http
-    request_handlers:
-      /http-bind: mod_bosh
-      /xmpp-websocket: ejabberd_http_ws
-"""
-
-
-class NodeWithHTTP(EjabberdNode):
-    """The kit's node plus an HTTP listener for BOSH and WebSocket on
-    `port_http` (the kit's node has none)."""
-
-    def _listeners(self):
-        self.port_http = free_port()
-        return super()._listeners() + HTTP_LISTENER.format(port=self.port_http)
-
-    def __enter__(self):
-        super().__enter__()
-        deadline = time.monotonic() + 15
-        while not accepts("127.0.0.1", self.port_http):
-            if time.monotonic() > deadline:
-                self.stop()
-                raise RuntimeError("ejabberd's HTTP listener did not open")
-            time.sleep(0.1)
-        return self
 
 
 class Results:
@@ -674,7 +642,7 @@ def main():
         build_dir = os.path.abspath(args.build_dir)
         if os.path.basename(build_dir) != "mod_xmpp_sic":
             raise RuntimeError("BUILD_DIR must be named mod_xmpp_sic (a contrib module directory)")
-        with NodeWithHTTP([], MODULES, contrib_dir=os.path.dirname(build_dir)) as node:
+        with EjabberdNode([], MODULES, contrib_dir=os.path.dirname(build_dir), http=True) as node:
             users = ["alice", "bob", "bench"] + [f"load{i}" for i in range(LOAD_CLIENTS)]
             node.register(users, PASSWORD)
             try:

@@ -73,6 +73,8 @@ impl HandleError {
 /// caller may retry with a larger buffer. `out` is written only when the whole
 /// reply fits; [`reply_bound`](crate::reply_bound) bytes always do.
 pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleError> {
+    // The JIDs are parsed here and in handle_parsed rather than in a shared
+    // helper: returned from one by value, they were copied on every request.
     let sender = Jid::parse(req.sender).map_err(|_| HandleError::InvalidArgument)?;
     let target = req.target.map(Jid::parse).transpose();
     let target = target.map_err(|_| HandleError::InvalidArgument)?;

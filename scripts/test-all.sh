@@ -92,6 +92,11 @@ done
 # requests over real streams to Prosody and ejabberd, each reply compared
 # with what sic_handle_iq answers.
 suite testkit bash testkit/run-tests.sh
+# Prosody 13 and ejabberd 24.12 from bookworm-backports (fetched through a
+# private apt configuration into /var/cache/xmpp-sic-tests/backports): the
+# protocol e2e, the agreement corpus and the deployments suite on each
+# (docs/releases.md).
+suite releases bash testkit/run-matrix.sh
 
 echo
 if [ ${#FAILED_SUITES[@]} -ne 0 ]; then

@@ -24,6 +24,8 @@
 -define(HOOK_PRIORITY, 90).
 %% Where user_send_packet/1 leaves the sender's connection address.
 -define(PEER_META, xmpp_sic_peer).
+%% Where the c2s state keeps a WebSocket connection's address source.
+-define(SOURCE_STATE, xmpp_sic_source).
 
 %%% gen_mod
 
@@ -104,7 +106,8 @@ user_send_packet({#iq{type = Type, sub_els = [#xmlel{attrs = Attrs}]} = IQ,
     %% usable address.
     case lists:keyfind(<<"xmlns">>, 1, Attrs) of
         {_, <<"urn:xmpp:sic:", _/binary>>} ->
-            {xmpp:put_meta(IQ, ?PEER_META, connection(Peer, State)), State};
+            {Connection, State1} = connection(Peer, State),
+            {xmpp:put_meta(IQ, ?PEER_META, Connection), State1};
         _ ->
             {IQ, State}
     end;
@@ -112,12 +115,26 @@ user_send_packet(Acc) ->
     Acc.
 
 %% {Peer, Transport, Source} for the library, from the c2s socket (an
-%% xmpp_socket state) when there is one.
-connection({IP, _} = Peer, #{socket := Socket}) ->
-    Transport = transport(xmpp_socket:get_transport(Socket)),
-    {Peer, Transport, source(Transport, Socket, IP)};
-connection(Peer, _State) ->
-    {Peer, stream, socket}.
+%% xmpp_socket state) when there is one, and the c2s state. A WebSocket's
+%% source costs a call to another process (websocket_source/2), so it is
+%% kept in the c2s state: one connection per c2s process, and a session
+%% resumed on a new connection gets a new process and state (ejabberd_c2s:
+%% copy_state/2 carries over only the session's own keys).
+connection({IP, _} = Peer, #{socket := Socket} = State) ->
+    case transport(xmpp_socket:get_transport(Socket)) of
+        websocket ->
+            case State of
+                #{?SOURCE_STATE := Source} ->
+                    {{Peer, websocket, Source}, State};
+                _ ->
+                    Source = websocket_source(Socket, IP),
+                    {{Peer, websocket, Source}, State#{?SOURCE_STATE => Source}}
+            end;
+        Transport ->
+            {{Peer, Transport, source(Transport, Socket, IP)}, State}
+    end;
+connection(Peer, State) ->
+    {{Peer, stream, socket}, State}.
 
 %% xmpp_socket's transports, and ejabberd_c2s's connection types in the
 %% session table: every other one is a TCP stream, with TLS or zlib or not.
@@ -144,8 +161,6 @@ source(stream, Socket, _IP)
   when is_tuple(Socket), tuple_size(Socket) >= 7, element(1, Socket) =:= socket_state,
        element(7, Socket) =/= none ->
     proxy_protocol;
-source(websocket, Socket, IP) ->
-    websocket_source(Socket, IP);
 source(bosh, _Socket, _IP) ->
     guess_source();
 source(_Transport, _Socket, _IP) ->

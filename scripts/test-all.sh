@@ -92,6 +92,10 @@ done
 # requests over real streams to Prosody and ejabberd, each reply compared
 # with what sic_handle_iq answers.
 suite testkit bash testkit/run-tests.sh
+# The address in every deployment shape (docs/deployments.md): TLS, PROXY
+# protocol, WebSocket and BOSH through trusted and untrusted proxies,
+# XEP-0198, an ejabberd cluster, hostile requests; Prosody and ejabberd side by side.
+suite deployments bash testkit/run-deployments.sh
 # Prosody 13 and ejabberd 24.12 from bookworm-backports (fetched through a
 # private apt configuration into /var/cache/xmpp-sic-tests/backports): the
 # protocol e2e, the agreement corpus and the deployments suite on each

@@ -95,7 +95,21 @@ def proxy_v2(src, dst, sport, dport):
 
 # --- the two servers, each with every shape configured ----------------------
 
-class ProsodyShapes:
+class Shapes:
+    """A server configured for every shape: the suite talks to `server`
+    through the ports each subclass names in __enter__."""
+
+    def __exit__(self, *exc):
+        return self.server.__exit__(*exc)
+
+    def alive(self):
+        return self.server.alive()
+
+    def log_problems(self):
+        return self.server.log_problems()
+
+
+class ProsodyShapes(Shapes):
     """Prosody 0.12 (or XMPP_SIC_PROSODY_RELEASE): c2s with STARTTLS and
     direct TLS, mod_net_proxy from bookworm-backports' prosody-modules on a
     PROXY port mapped to c2s and one mapped to HTTP, BOSH and WebSocket on the HTTP port with
@@ -123,15 +137,6 @@ class ProsodyShapes:
         self.port = self.port_v6 = self.port_starttls = s.port
         self.port_tls, self.http_port, self.cert = s.tls_port, s.http_port, s.cert
         return self
-
-    def __exit__(self, *exc):
-        return self.server.__exit__(*exc)
-
-    def alive(self):
-        return self.server.alive()
-
-    def log_problems(self):
-        return self.server.log_problems()
 
 
 class ShapedNode(EjabberdNode):
@@ -176,7 +181,7 @@ trusted_proxies: ["{TRUSTED_HTTP}"]
 EJABBERD_MODULES = "  mod_disco: {}\n  mod_ping: {}\n  mod_bosh: {}\n  mod_stream_mgmt: {}\n  mod_xmpp_sic: {}\n"
 
 
-class EjabberdShapes:
+class EjabberdShapes(Shapes):
     name = "ejabberd"
 
     def __init__(self, ebin):
@@ -192,14 +197,6 @@ class EjabberdShapes:
         self.http_port, self.http_port6, self.http_proxy_port = s.port_http, s.port_http6, s.port_http_proxy
         return self
 
-    def __exit__(self, *exc):
-        return self.server.__exit__(*exc)
-
-    def alive(self):
-        return self.server.alive()
-
-    def log_problems(self):
-        return self.server.log_problems()
 
 
 def http_port(host, address):

@@ -15,9 +15,9 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#define SIC_VERSION "0.1.0"
+#define SIC_VERSION "0.2.0"
 #define SIC_VERSION_MAJOR 0
-#define SIC_VERSION_MINOR 1
+#define SIC_VERSION_MINOR 2
 #define SIC_VERSION_PATCH 0
 
 /* Compare with sic_abi_version() at load time. */

@@ -5,12 +5,12 @@
 -- xmpp-sic static library, which the Makefile builds from the repository.
 rockspec_format = "3.0"
 package = "xmpp-sic"
-version = "0.1.0-1"
+version = "0.2.0-1"
 
 source = {
    -- Replace with the project's public repository when it has one.
    url = "git+https://example.invalid/xmpp-sic.git",
-   tag = "v0.1.0",
+   tag = "v0.2.0",
 }
 
 description = {

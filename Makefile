@@ -3,6 +3,7 @@
 #   make demo       feeds examples/sic1.xml through the library, prints the reply
 #   make install PREFIX=/usr/local   shared lib with SONAME, static lib, header, pkg-config file
 #   make c-tests    the C suites (ASan+UBSan, valgrind, dlopen, header as C99/C++)
+#   make deb        Debian packages in target/debian/ (debian/; lintian must report no errors)
 
 PREFIX  ?= /usr/local
 DESTDIR ?=
@@ -13,7 +14,7 @@ ABI     := $(shell sed -n 's/^\#define SIC_ABI_VERSION \([0-9]*\)/\1/p' $(HEADER
 RELEASE := target/release
 LIBDIR  := $(DESTDIR)$(PREFIX)/lib
 
-.PHONY: all lib demo install c-tests test clean
+.PHONY: all lib demo install c-tests test clean deb
 all: lib
 
 lib:
@@ -41,6 +42,19 @@ c-tests: lib
 
 test:
 	scripts/test-all.sh
+
+# Built from the working tree (debian/rules keeps cargo offline and its
+# cache); .buildinfo and .changes land beside the packages, not in `..`.
+DEB_OUT  := target/debian
+DEB_ARCH  = $(shell dpkg-architecture -qDEB_HOST_ARCH)
+DEB_VER   = $(shell dpkg-parsechangelog -S Version)
+deb:
+	rm -rf $(DEB_OUT) && mkdir -p $(DEB_OUT)
+	env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL dpkg-buildpackage -b -us -uc \
+		--buildinfo-option=-u$(DEB_OUT) --changes-option=-u$(DEB_OUT) \
+		--buildinfo-file=$(DEB_OUT)/xmpp-sic_$(DEB_VER)_$(DEB_ARCH).buildinfo \
+		--changes-file=$(DEB_OUT)/xmpp-sic_$(DEB_VER)_$(DEB_ARCH).changes
+	lintian --fail-on error $(DEB_OUT)/xmpp-sic_$(DEB_VER)_$(DEB_ARCH).changes
 
 clean:
 	cargo clean

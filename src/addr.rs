@@ -137,6 +137,7 @@ impl IpText {
 /// The address a reply reports for a client at `ip`: an IPv4-mapped IPv6
 /// address (what a dual-stack listener reports for IPv4 clients) is the IPv4
 /// client it stands for, unless the host asked to keep it.
+#[inline]
 pub fn reported_ip(ip: IpAddr, flags: Flags) -> IpAddr {
     match ip {
         IpAddr::V6(v6) if !flags.contains(Flags::KEEP_V4_MAPPED) => {

@@ -76,8 +76,12 @@ pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleErr
     // The JIDs are parsed here and in handle_parsed rather than in a shared
     // helper: returned from one by value, they were copied on every request.
     let sender = Jid::parse(req.sender).map_err(|_| HandleError::InvalidArgument)?;
-    let target = req.target.map(Jid::parse).transpose();
-    let target = target.map_err(|_| HandleError::InvalidArgument)?;
+    // A match rather than map and transpose: through the Result<Option<Jid>>
+    // those build, even an absent target was copied on every request.
+    let target = match req.target {
+        Some(t) => Some(Jid::parse(t).map_err(|_| HandleError::InvalidArgument)?),
+        None => None,
+    };
     let iq = parse_iq(req.stanza).map_err(|_| HandleError::MalformedStanza)?;
 
     #[cfg(feature = "panic-probe")]
@@ -151,8 +155,10 @@ pub struct ParsedRequest<'a> {
 /// stanza around it; the host builds the reply with its own library.
 pub fn handle_parsed(req: &ParsedRequest<'_>) -> Result<Option<Answer>, HandleError> {
     let sender = Jid::parse(req.sender).map_err(|_| HandleError::InvalidArgument)?;
-    let target = req.target.map(Jid::parse).transpose();
-    let target = target.map_err(|_| HandleError::InvalidArgument)?;
+    let target = match req.target {
+        Some(t) => Some(Jid::parse(t).map_err(|_| HandleError::InvalidArgument)?),
+        None => None,
+    };
 
     #[cfg(feature = "panic-probe")]
     if req

@@ -117,6 +117,22 @@ impl Shape {
     /// What makes a request malformed (`<bad-request/>`).
     const UNCLEAN: Shape = Shape(1 | 2 | 8);
 
+    /// The parser's own bit, never reported: the IQ has a second child
+    /// element, so depth 2 is no longer inside the payload.
+    const SECOND_CHILD: u32 = 16;
+    /// What the parser sets when the IQ's second child element opens.
+    pub(crate) const SIBLINGS_AND_SECOND_CHILD: Shape = Shape(8 | Self::SECOND_CHILD);
+
+    /// While parsing: no second child element has opened yet.
+    pub(crate) const fn in_first_child(self) -> bool {
+        self.0 & Self::SECOND_CHILD == 0
+    }
+
+    /// The bits a caller sees, without the parser's own.
+    pub(crate) const fn reported(self) -> Shape {
+        Shape(self.0 & Self::ALL)
+    }
+
     /// Accepts only known bits.
     pub const fn from_bits(bits: u32) -> Option<Shape> {
         if bits & !Self::ALL == 0 {

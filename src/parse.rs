@@ -527,11 +527,12 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
     let mut tokens = Tokenizer::new(input);
     let mut root: Option<Iq<'_>> = None;
     let mut root_done = false;
-    // The IQ's first child, and how many children the IQ has had so far:
-    // at depth 2 we are inside the first one while that count is 1.
+    // The IQ's first child.
     let mut payload: Option<Child<'a>> = None;
-    let mut children = 0u32;
-    // Shape bits gathered before the payload is known (text before it).
+    // Shape bits gathered before the payload is known (text before it), and
+    // whether a second child has opened: at depth 2 we are inside the first
+    // child until then. One word for both, not a counter of its own: the
+    // hot loops are short of registers.
     let mut shape = Shape::EMPTY;
 
     while let Some(token) = tokens.next_token()? {
@@ -560,9 +561,8 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
                         });
                     }
                     1 => {
-                        children += 1;
-                        if children > 1 {
-                            shape.insert(Shape::SIBLINGS);
+                        if payload.is_some() {
+                            shape.insert(Shape::SIBLINGS_AND_SECOND_CHILD);
                         } else {
                             if tag.attributes {
                                 shape.insert(Shape::ATTRIBUTES);
@@ -574,7 +574,7 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
                             });
                         }
                     }
-                    2 if children == 1 => shape.insert(Shape::CHILDREN),
+                    2 if shape.in_first_child() => shape.insert(Shape::CHILDREN),
                     // Deeper elements sit inside an element already counted.
                     _ => {}
                 }
@@ -592,7 +592,7 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
                     match scopes.depth {
                         0 => return Err(Malformed),
                         1 => shape.insert(Shape::SIBLINGS),
-                        2 if children == 1 => shape.insert(Shape::TEXT),
+                        2 if shape.in_first_child() => shape.insert(Shape::TEXT),
                         _ => {}
                     }
                 }
@@ -604,7 +604,7 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
                 if !text.bytes().all(escape::is_space) {
                     match scopes.depth {
                         1 => shape.insert(Shape::SIBLINGS),
-                        2 if children == 1 => shape.insert(Shape::TEXT),
+                        2 if shape.in_first_child() => shape.insert(Shape::TEXT),
                         _ => {}
                     }
                 }
@@ -615,7 +615,10 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
         (Some(iq), true) => iq,
         _ => return Err(Malformed),
     };
-    iq.payload = payload.map(|child| Child { shape, ..child });
+    iq.payload = payload.map(|child| Child {
+        shape: shape.reported(),
+        ..child
+    });
     Ok(iq)
 }
 

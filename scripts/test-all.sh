@@ -96,6 +96,10 @@ suite testkit bash testkit/run-tests.sh
 # protocol, WebSocket and BOSH through trusted and untrusted proxies,
 # XEP-0198, an ejabberd cluster, hostile requests; Prosody and ejabberd side by side.
 suite deployments bash testkit/run-deployments.sh
+# Installed as operators install it (docs/install.md): the Debian packages
+# built, apt-installed, exercised (pkg-config, lua5.4, Prosody, ejabberd),
+# LuaRocks, ejabberd-contrib's module_install, then purged.
+suite packages bash scripts/test-packages.sh
 # Prosody 13 and ejabberd 24.12 from bookworm-backports (fetched through a
 # private apt configuration into /var/cache/xmpp-sic-tests/backports): the
 # protocol e2e, the agreement corpus and the deployments suite on each

@@ -138,12 +138,7 @@ class EjabberdNode:
     # --- life cycle ---------------------------------------------------------
 
     def __enter__(self):
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        return process.enter(self)
 
     def __exit__(self, *exc):
         self.stop()

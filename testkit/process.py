@@ -34,6 +34,28 @@ def stop(proc, term_timeout=10.0, kill_timeout=10.0):
     return proc.returncode
 
 
+# What a server says when a port it was given was taken meanwhile: a port
+# found free by a probe is free only until someone else binds it, and suites
+# run side by side.
+PORT_TAKEN = ("address already in use", "eaddrinuse", "Failed to open server port")
+
+
+def enter(server, attempts=3):
+    """Starts `server` for a `with` block: its `_start` picks fresh ports
+    and a fresh directory each time, so a start that lost a port to another
+    process is tried again (at most `attempts` times); any other failure,
+    or the last, stops it and is raised."""
+    for attempt in range(attempts):
+        try:
+            server._start()
+            return server
+        except BaseException as failure:
+            server.stop()
+            if attempt + 1 == attempts or not any(s in str(failure) for s in PORT_TAKEN):
+                raise
+    raise AssertionError("unreachable")
+
+
 def parse_stat(text):
     """(utime, stime) in clock ticks from the text of /proc/PID/stat. The
     command name (field 2) may hold spaces and parentheses, so the fields

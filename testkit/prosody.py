@@ -91,19 +91,14 @@ class PrivateProsody:
         return [self.log_path, os.path.join(self.dir, "stdio.log")]
 
     def __enter__(self):
-        self.dir = tempfile.mkdtemp(prefix="xmpp-sic-prosody-")
-        try:
-            self._start()
-        except BaseException:
-            self.stop()
-            raise
-        return self
+        return process.enter(self)
 
     def __exit__(self, *exc):
         self.stop()
         return False
 
     def _start(self):
+        self.dir = tempfile.mkdtemp(prefix="xmpp-sic-prosody-")
         self.port, self.http_port, self.tls_port = ports.distinct_ports(3)
         os.makedirs(os.path.join(self.dir, "data"))
         tls_lines = ""

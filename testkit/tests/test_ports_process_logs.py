@@ -120,3 +120,38 @@ class Logs(unittest.TestCase):
 
 if __name__ == "__main__":
     unittest.main()
+
+
+class _FlakyServer:
+    """A server whose first starts fail with the given messages."""
+
+    def __init__(self, failures):
+        self.failures = list(failures)
+        self.starts = self.stops = 0
+
+    def _start(self):
+        self.starts += 1
+        if self.failures:
+            raise RuntimeError(self.failures.pop(0))
+
+    def stop(self):
+        self.stops += 1
+
+
+class EnterTests(unittest.TestCase):
+    def test_a_port_taken_meanwhile_is_tried_again(self):
+        server = _FlakyServer(["Failed to open socket at [::1]:4000: address already in use"])
+        self.assertIs(process.enter(server), server)
+        self.assertEqual((server.starts, server.stops), (2, 1))
+
+    def test_other_failures_are_raised_at_once(self):
+        server = _FlakyServer(["bad config"])
+        with self.assertRaisesRegex(RuntimeError, "bad config"):
+            process.enter(server)
+        self.assertEqual((server.starts, server.stops), (1, 1))
+
+    def test_attempts_are_bounded(self):
+        server = _FlakyServer(["eaddrinuse"] * 5)
+        with self.assertRaises(RuntimeError):
+            process.enter(server, attempts=3)
+        self.assertEqual(server.starts, 3)

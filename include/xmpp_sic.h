@@ -374,6 +374,44 @@ sic_status sic_handle_parsed(const struct sic_iq *iq,
 uint32_t sic_text_is_blank(const char *text,
                            size_t len);
 
+// Fills `*out` with the client's address given as text, for a host that
+// holds it so (it logs it, or luasocket gave it): a `struct sockaddr_in`
+// for a dotted quad, a `struct sockaddr_in6` for IPv6 text, with `port` in
+// network byte order. Pass `out` as `sic_peer.addr` (or `sic_handle_iq`'s
+// `peer`) and `*out_len` as its length.
+//
+// - `ip`, `ip_len`: the text, not NUL-terminated: `192.0.2.1`,
+//   `2001:db8::1`, `::ffff:192.0.2.1` (kept IPv6: the reply unmaps it unless
+//   `SIC_FLAG_KEEP_V4_MAPPED`), `fe80::1%eth0` or `fe80::1%2` (the zone, an
+//   interface name or else a decimal number, becomes `sin6_scope_id`; replies
+//   never show it). Required.
+// - `port`: the client's port in host byte order; 0 when unknown.
+// - `out`: required; on `SIC_STATUS_OK` all of it is written (bytes past the
+//   address are zero), on any other status none of it.
+// - `out_len`: required; the address's length on `SIC_STATUS_OK`, 0 on any
+//   other status, so a host that passes `(out, *out_len)` on regardless
+//   passes an unknown address, never a stale one.
+//
+// Returns `SIC_STATUS_OK`, `SIC_STATUS_NULL_ARGUMENT`,
+// `SIC_STATUS_INVALID_ARGUMENT` when the text is no address (empty, longer
+// than any address can be, a NUL, a space, brackets or a port in it, an
+// IPv4 octet with a leading zero, a zone on IPv4, an empty zone, a zone
+// that names no interface and is no number below 2^32) or `*out` overlaps
+// it, or `SIC_STATUS_PANIC`. The address is accepted and refused as glibc's
+// `inet_pton` does.
+//
+// Thread-safe and reentrant; no allocation. A zone is looked up with
+// `if_nametoindex`.
+//
+// # Safety
+// A non-NULL `ip` must be valid for reads of `ip_len` bytes; non-NULL `out`
+// and `out_len` must be valid for writes (any alignment).
+sic_status sic_sockaddr_from_text(const char *ip,
+                                  size_t ip_len,
+                                  uint16_t port,
+                                  struct sockaddr_storage *out,
+                                  socklen_t *out_len);
+
 #ifdef __cplusplus
 }  // extern "C"
 #endif  // __cplusplus

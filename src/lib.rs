@@ -20,6 +20,7 @@
 use std::ffi::CStr;
 
 mod addr;
+mod addr_text;
 mod decide;
 mod escape;
 mod handler;

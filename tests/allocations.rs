@@ -168,6 +168,37 @@ fn the_structured_entry_allocates_nothing() {
 }
 
 #[test]
+fn text_to_sockaddr_allocates_nothing() {
+    use xmpp_sic::ffi::sic_sockaddr_from_text;
+    use xmpp_sic::Status;
+
+    let cases = [
+        ("203.0.113.7", Status::Ok),
+        ("2001:db8::7", Status::Ok),
+        ("::ffff:203.0.113.7", Status::Ok),
+        ("fe80::1%lo", Status::Ok),
+        ("fe80::1%2", Status::Ok),
+        ("fe80::1%nosuchif0", Status::InvalidArgument),
+        ("01.2.3.4", Status::InvalidArgument),
+    ];
+    for (text, want) in cases {
+        // SAFETY: all-zero bytes are a valid sockaddr_storage.
+        let mut out: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+        let mut len: libc::socklen_t = 0;
+        let mut status = None;
+        let n = allocations_in(|| {
+            // SAFETY: the text is valid for its length; out and len are
+            // writable locals.
+            status = Some(unsafe {
+                sic_sockaddr_from_text(text.as_ptr().cast(), text.len(), 5222, &mut out, &mut len)
+            });
+        });
+        assert_eq!(status, Some(want), "{text}");
+        assert_eq!(n, 0, "{n} allocation(s) for {text}");
+    }
+}
+
+#[test]
 fn the_counter_sees_allocations() {
     // Guards the test above against a counter that never counts.
     let n = allocations_in(|| drop(std::hint::black_box(vec![1u8; 64])));

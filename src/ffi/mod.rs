@@ -15,6 +15,7 @@ mod peer;
 mod ptr;
 
 pub use parsed::*;
+pub use peer::sic_sockaddr_from_text;
 
 use std::ffi::{c_char, CStr};
 

@@ -2,11 +2,13 @@
  * The structured entry, sic_handle_parsed, as a host that parsed the stanza
  * itself would call it: every answer field, every status, the port rules per
  * transport and address source, and agreement with sic_handle_iq on the same
- * requests. Every string is handed over in a heap block of exactly its
- * length, with no NUL after it, and the structs in heap blocks of exactly
- * their size, so that ASan and valgrind see any read past them.
+ * requests; and sic_sockaddr_from_text, which makes the peer address from
+ * the text a host holds. Every string is handed over in a heap block of
+ * exactly its length, with no NUL after it, and the structs in heap blocks
+ * of exactly their size, so that ASan and valgrind see any read past them.
  */
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -403,6 +405,171 @@ static void test_blank(void) {
   CHECK(sic_text_is_blank("x", 0) == 1);
 }
 
+/* sic_sockaddr_from_text on the first `len` bytes of `text`, copied into a
+ * heap block of exactly that size; `*out` and `*out_len` start as sentinel
+ * bytes, in heap blocks of exactly their size too. */
+struct converted {
+  sic_status status;
+  struct sockaddr_storage out;
+  socklen_t out_len;
+};
+
+static struct converted to_sockaddr_n(const char *text, size_t len, uint16_t port) {
+  struct converted r;
+  char *copy = malloc(len ? len : 1);
+  struct sockaddr_storage *out = malloc(sizeof *out);
+  socklen_t *out_len = malloc(sizeof *out_len);
+
+  memcpy(copy, text, len);
+  memset(out, SENTINEL, sizeof *out);
+  memset(out_len, SENTINEL, sizeof *out_len);
+  r.status = sic_sockaddr_from_text(copy, len, port, out, out_len);
+  r.out = *out;
+  r.out_len = *out_len;
+  free(copy);
+  free(out);
+  free(out_len);
+  return r;
+}
+
+static struct converted to_sockaddr(const char *text, uint16_t port) {
+  return to_sockaddr_n(text, strlen(text), port);
+}
+
+static int all_bytes(const void *p, size_t from, size_t to, unsigned char value) {
+  const unsigned char *b = p;
+  for (; from < to; from++) {
+    if (b[from] != value) {
+      return 0;
+    }
+  }
+  return 1;
+}
+
+static int is_v4(const struct converted *r, const char *ip, uint16_t port) {
+  const struct sockaddr_in *sin = (const struct sockaddr_in *)&r->out;
+  struct sockaddr_in want = v4(ip, port);
+  return r->status == SIC_STATUS_OK && r->out_len == sizeof(struct sockaddr_in) && sin->sin_family == AF_INET &&
+         sin->sin_port == htons(port) && sin->sin_addr.s_addr == want.sin_addr.s_addr &&
+         all_bytes(&r->out, sizeof *sin, sizeof r->out, 0) && all_bytes(sin->sin_zero, 0, sizeof sin->sin_zero, 0);
+}
+
+static int is_v6(const struct converted *r, const char *ip, uint16_t port, uint32_t scope) {
+  const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&r->out;
+  struct sockaddr_in6 want = v6(ip, port);
+  return r->status == SIC_STATUS_OK && r->out_len == sizeof(struct sockaddr_in6) && sin6->sin6_family == AF_INET6 &&
+         sin6->sin6_port == htons(port) && memcmp(&sin6->sin6_addr, &want.sin6_addr, sizeof want.sin6_addr) == 0 &&
+         sin6->sin6_scope_id == scope && sin6->sin6_flowinfo == 0 && all_bytes(&r->out, sizeof *sin6, sizeof r->out, 0);
+}
+
+/* Refused: INVALID_ARGUMENT, *out_len 0, *out as it was. */
+static int is_refused(const struct converted *r) {
+  return r->status == SIC_STATUS_INVALID_ARGUMENT && r->out_len == 0 && all_bytes(&r->out, 0, sizeof r->out, SENTINEL);
+}
+
+static void test_sockaddr_from_text(void) {
+  static const char *const refused[] = {
+      "1.2.3", "01.2.3.4", "1.2.3.04", "256.1.1.1", "1.2.3.4.5", " 1.2.3.4", "1.2.3.4 ", "1.2.3.4:5222",
+      "[::1]", "[::1]:5222", "localhost", "::g", ":::", "1:2:3:4:5:6:7:8:9", "::ffff:01.2.3.4", "1.2.3.4%lo",
+      "fe80::1%", "fe80::1%nosuchif", "fe80::1%%lo", "fe80::1%-1", "fe80::1%4294967296",
+      "fe80::1%1234567890123456", "0000000000000000000000000000000000000000000000000000000000001.2.3.4",
+  };
+  unsigned int lo = if_nametoindex("lo");
+  struct converted r;
+  struct sockaddr_storage ss;
+  socklen_t len;
+  struct sockaddr_storage outer;
+  char *inside = (char *)&outer + 8;
+  size_t i;
+
+  r = to_sockaddr("192.0.2.1", 5222);
+  CHECK(is_v4(&r, "192.0.2.1", 5222));
+  r = to_sockaddr("0.0.0.0", 0);
+  CHECK(is_v4(&r, "0.0.0.0", 0));
+  r = to_sockaddr("2001:db8::1", 40123);
+  CHECK(is_v6(&r, "2001:db8::1", 40123, 0));
+  r = to_sockaddr("2001:DB8:0:0:0:0:0:1", 1);
+  CHECK(is_v6(&r, "2001:db8::1", 1, 0));
+  /* v4-mapped stays IPv6: the reply unmaps it, unless asked not to. */
+  r = to_sockaddr("::ffff:192.0.2.1", 5222);
+  CHECK(is_v6(&r, "::ffff:192.0.2.1", 5222, 0));
+  /* Zones: a number, or an interface name ("lo" exists everywhere). */
+  r = to_sockaddr("fe80::1%2", 5222);
+  CHECK(is_v6(&r, "fe80::1", 5222, 2));
+  r = to_sockaddr("fe80::1%4294967295", 5222);
+  CHECK(is_v6(&r, "fe80::1", 5222, 4294967295u));
+  CHECK(lo != 0);
+  r = to_sockaddr("fe80::1%lo", 5222);
+  CHECK(is_v6(&r, "fe80::1", 5222, lo));
+  /* The port goes out in network byte order. */
+  r = to_sockaddr("192.0.2.1", 0x1234);
+  CHECK(r.status == SIC_STATUS_OK && ((unsigned char *)&((struct sockaddr_in *)&r.out)->sin_port)[0] == 0x12 &&
+        ((unsigned char *)&((struct sockaddr_in *)&r.out)->sin_port)[1] == 0x34);
+  r = to_sockaddr("2001:db8::1", 0xfe01);
+  CHECK(r.status == SIC_STATUS_OK && ((unsigned char *)&((struct sockaddr_in6 *)&r.out)->sin6_port)[0] == 0xfe &&
+        ((unsigned char *)&((struct sockaddr_in6 *)&r.out)->sin6_port)[1] == 0x01);
+  /* Only ip_len bytes are read: a longer text cut short is its prefix. */
+  r = to_sockaddr_n("192.0.2.10", 9, 1);
+  CHECK(is_v4(&r, "192.0.2.1", 1));
+
+  for (i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+    r = to_sockaddr(refused[i], 5222);
+    CHECK(is_refused(&r));
+    if (!is_refused(&r)) {
+      fprintf(stderr, "accepted: %s\n", refused[i]);
+    }
+  }
+  r = to_sockaddr("", 5222);
+  CHECK(is_refused(&r));
+  /* A NUL inside is refused, not read as the end. */
+  r = to_sockaddr_n("1.2.3.4\0", 8, 1);
+  CHECK(is_refused(&r));
+  r = to_sockaddr_n("::1\0junk", 8, 1);
+  CHECK(is_refused(&r));
+  r = to_sockaddr_n("fe80::1%lo\0x", 12, 1);
+  CHECK(is_refused(&r));
+
+  /* NULL rules, and an output overlapping the text. */
+  len = 77;
+  CHECK(sic_sockaddr_from_text(NULL, 0, 1, &ss, &len) == SIC_STATUS_NULL_ARGUMENT && len == 0);
+  len = 77;
+  CHECK(sic_sockaddr_from_text(NULL, 9, 1, &ss, &len) == SIC_STATUS_NULL_ARGUMENT && len == 0);
+  len = 77;
+  CHECK(sic_sockaddr_from_text("192.0.2.1", 9, 1, NULL, &len) == SIC_STATUS_NULL_ARGUMENT && len == 0);
+  memset(&ss, SENTINEL, sizeof ss);
+  CHECK(sic_sockaddr_from_text("192.0.2.1", 9, 1, &ss, NULL) == SIC_STATUS_NULL_ARGUMENT &&
+        all_bytes(&ss, 0, sizeof ss, SENTINEL));
+  memset(&outer, 0, sizeof outer);
+  memcpy(inside, "192.0.2.1", 9);
+  len = 77;
+  CHECK(sic_sockaddr_from_text(inside, 9, 1, &outer, &len) == SIC_STATUS_INVALID_ARGUMENT && len == 0 &&
+        memcmp(inside, "192.0.2.1", 9) == 0);
+}
+
+/* The host's text, through sic_sockaddr_from_text, to the answer. */
+static void test_text_to_answer(void) {
+  static const struct {
+    const char *text;
+    uint32_t flags;
+    const char *ip;
+  } cases[] = {
+      {"203.0.113.7", 0, "203.0.113.7"},
+      {"2001:DB8:0::7", 0, "2001:db8::7"},
+      {"::ffff:203.0.113.7", 0, "203.0.113.7"},
+      {"::ffff:203.0.113.7", SIC_FLAG_KEEP_V4_MAPPED, "::ffff:203.0.113.7"},
+      {"fe80::1%lo", 0, "fe80::1"},
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    struct converted t = to_sockaddr(cases[i].text, 40123);
+    struct request r = {SIC_IQ_GET, "address", SIC1, 0, NULL, &t.out, t.out_len, 0, 0, cases[i].flags};
+    struct outcome o = run(&r);
+    CHECK(t.status == SIC_STATUS_OK);
+    CHECK(o.status == SIC_STATUS_OK && strcmp(o.answer.ip, cases[i].ip) == 0 && o.answer.port == 40123);
+  }
+}
+
 int main(void) {
   test_results();
   test_errors();
@@ -411,5 +578,7 @@ int main(void) {
   test_arguments();
   test_agreement();
   test_blank();
+  test_sockaddr_from_text();
+  test_text_to_answer();
   return checks_report();
 }

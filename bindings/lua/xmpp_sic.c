@@ -12,13 +12,7 @@
  * Not linked with liblua: the interpreter that loads us exports the API.
  */
 
-#define _POSIX_C_SOURCE 200809L
-
-#include <arpa/inet.h>
-#include <net/if.h>
-#include <netinet/in.h>
 #include <stdint.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
@@ -102,75 +96,6 @@ static uint32_t opt_flags(lua_State *L, int arg)
     return flags;
 }
 
-union peer {
-    struct sockaddr sa;
-    struct sockaddr_in in;
-    struct sockaddr_in6 in6;
-};
-
-/*
- * A zone is accepted because luasocket reports link-local peers as
- * "fe80::1%eth0"; the reply never shows it, but a zone that names no
- * interface still makes the text unparsable.
- */
-static int parse_zone(const char *zone, uint32_t *scope)
-{
-    char *end;
-    unsigned long n;
-
-    if (*zone == '\0') {
-        return 0;
-    }
-    *scope = if_nametoindex(zone);
-    if (*scope != 0) {
-        return 1;
-    }
-    n = strtoul(zone, &end, 10);
-    if (*end != '\0' || zone[0] < '0' || zone[0] > '9' || n > UINT32_MAX) {
-        return 0;
-    }
-    *scope = (uint32_t)n;
-    return 1;
-}
-
-/* Returns the sockaddr length, or 0 when `ip` is not an address. */
-static socklen_t parse_peer(const char *ip, size_t len, uint16_t port, union peer *peer)
-{
-    char text[INET6_ADDRSTRLEN + 1 + IF_NAMESIZE];
-    char *zone;
-
-    /* inet_pton stops at a NUL that Lua strings may carry inside. */
-    if (len == 0 || len >= sizeof text || memchr(ip, '\0', len) != NULL) {
-        return 0;
-    }
-    memcpy(text, ip, len);
-    text[len] = '\0';
-    memset(peer, 0, sizeof *peer);
-
-    if (memchr(text, ':', len) == NULL) {
-        peer->in.sin_family = AF_INET;
-        peer->in.sin_port = htons(port);
-        if (inet_pton(AF_INET, text, &peer->in.sin_addr) != 1) {
-            return 0;
-        }
-        return (socklen_t)sizeof peer->in;
-    }
-
-    peer->in6.sin6_family = AF_INET6;
-    peer->in6.sin6_port = htons(port);
-    zone = strchr(text, '%');
-    if (zone != NULL) {
-        *zone++ = '\0';
-        if (!parse_zone(zone, &peer->in6.sin6_scope_id)) {
-            return 0;
-        }
-    }
-    if (inet_pton(AF_INET6, text, &peer->in6.sin6_addr) != 1) {
-        return 0;
-    }
-    return (socklen_t)sizeof peer->in6;
-}
-
 static int push_failure(lua_State *L, const char *message, sic_status status)
 {
     lua_pushnil(L);
@@ -189,30 +114,31 @@ static int push_not_ok(lua_State *L, sic_status status)
     return push_failure(L, sic_status_str(status), status);
 }
 
-/* The client's address and port (arguments ip_arg, ip_arg + 1); 0 when the
- * IP text is not an address, which the caller reports. */
-static int check_peer(lua_State *L, int ip_arg, union peer *peer, socklen_t *peer_len)
+/* The client's address and port (arguments ip_arg, ip_arg + 1): *addr_len
+ * is 0 when no IP is given; returns 0 when the IP text is not an address
+ * (the library decides), which the caller reports. */
+static int check_peer(lua_State *L, int ip_arg, struct sockaddr_storage *addr, socklen_t *addr_len)
 {
     size_t ip_len;
     const char *ip = opt_string(L, ip_arg, &ip_len);
     uint16_t port = (uint16_t)opt_whole(L, ip_arg + 1, 65535, "port");
 
-    *peer_len = 0;
+    *addr_len = 0;
     if (ip == NULL) {
         return 1;
     }
-    *peer_len = parse_peer(ip, ip_len, port, peer);
-    return *peer_len != 0;
+    return sic_sockaddr_from_text(ip, ip_len, port, addr, addr_len) == SIC_STATUS_OK;
 }
 
 /* ---- handle_iq: the raw entry, on the library's own parser -------------- */
 
 static sic_status call_raw(const char *iq, size_t iq_len, const char *sender, size_t sender_len, const char *target,
-                           size_t target_len, const union peer *peer, socklen_t peer_len, uint32_t flags, char *out,
-                           size_t cap, size_t *out_len)
+                           size_t target_len, const struct sockaddr_storage *peer, socklen_t peer_len, uint32_t flags,
+                           char *out, size_t cap, size_t *out_len)
 {
     return sic_handle_iq((const uint8_t *)iq, iq_len, sender, sender_len, target, target_len,
-                         peer_len ? &peer->sa : NULL, peer_len, flags, (uint8_t *)out, cap, out_len);
+                         peer_len ? (const struct sockaddr *)peer : NULL, peer_len, flags, (uint8_t *)out, cap,
+                         out_len);
 }
 
 /*
@@ -228,7 +154,7 @@ static int l_handle_iq(lua_State *L)
     const char *sender = check_string(L, 2, &sender_len);
     const char *target = opt_string(L, 3, &target_len);
     uint32_t flags = opt_flags(L, 6);
-    union peer peer;
+    struct sockaddr_storage peer;
     socklen_t peer_len;
     char local[1024];
     char *out = local;
@@ -439,7 +365,7 @@ static int l_handle_parsed(lua_State *L)
     struct sic_iq iq;
     struct sic_peer peer;
     struct sic_answer answer;
-    union peer addr;
+    struct sockaddr_storage addr;
     socklen_t addr_len;
     uint32_t flags;
     sic_status status;
@@ -463,7 +389,7 @@ static int l_handle_parsed(lua_State *L)
     if (!check_peer(L, 4, &addr, &addr_len)) {
         return push_failure(L, "invalid IP address", SIC_STATUS_INVALID_ARGUMENT);
     }
-    peer.addr = addr_len ? &addr.sa : NULL;
+    peer.addr = addr_len ? (const struct sockaddr *)&addr : NULL;
     peer.addr_len = addr_len;
 
     status = sic_handle_parsed(&iq, &peer, flags, &answer);

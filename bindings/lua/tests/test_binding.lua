@@ -265,6 +265,7 @@ test("unparsable IP strings: nil, message, STATUS_INVALID_ARGUMENT", function()
 		"", "localhost", "1.2.3", "1.2.3.4.5", "256.1.1.1", "01.2.3.4", " 1.2.3.4", "1.2.3.4 ",
 		"1.2.3.4:5222", "[::1]", "::g", ":::", "1:2:3:4:5:6:7:8:9", "1.2.3.4\0", "::1\0junk",
 		"fe80::1%", "fe80::1%no-such-if0", "1.2.3.4%lo", string.rep("1", 1000),
+		"1.2.3.04", "::ffff:01.2.3.4", "fe80::1%lo\0", "fe80::1%4294967296", "fe80::1%-1",
 	}
 	for _, ip in ipairs(bad) do
 		for _, fn in ipairs({ "handle_parsed", "handle_iq" }) do

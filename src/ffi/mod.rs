@@ -3,7 +3,9 @@
 //! Conventions (also in the README's "API conventions"):
 //! - every symbol is `sic_*`, every constant `SIC_*`;
 //! - inputs are (pointer, length) pairs; `(NULL, 0)` is an empty input;
-//! - outputs go to a caller-owned buffer and are written only on success;
+//! - outputs go to a caller-owned buffer and are written only on success
+//!   (`sic_sockaddr_from_text` also zeroes `*out_len` on failure: 0 is the
+//!   length the handlers read as "address unknown");
 //! - every function is reentrant and thread-safe: there is no global state;
 //! - no panic crosses the boundary: a caught panic is `SIC_STATUS_PANIC`;
 //! - flags and statuses cross as `uint32_t`, never as Rust enums, so an

@@ -7,8 +7,6 @@
  *
  * The stanza is read from FILE, or from standard input.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,9 +20,9 @@ static int usage(void) {
   return 2;
 }
 
-/* Parses "1.2.3.4:5222" or "[2001:db8::1]:5222" into a sockaddr. */
+/* Parses "1.2.3.4:5222" or "[2001:db8::1]:5222" into a sockaddr: the port
+ * is split off here, the address is the library's to read. */
 static int parse_peer(const char *text, struct sockaddr_storage *ss, socklen_t *len) {
-  char host[INET6_ADDRSTRLEN + 1];
   const char *colon;
   const char *start = text;
   size_t host_len;
@@ -41,27 +39,9 @@ static int parse_peer(const char *text, struct sockaddr_storage *ss, socklen_t *
     if (!colon) return -1;
     host_len = (size_t)(colon - text);
   }
-  if (host_len >= sizeof host) return -1;
-  memcpy(host, start, host_len);
-  host[host_len] = '\0';
   port = strtol(colon + 1, &end, 10);
   if (*end || port < 0 || port > 65535) return -1;
-  memset(ss, 0, sizeof *ss);
-  if (inet_pton(AF_INET, host, &((struct sockaddr_in *)ss)->sin_addr) == 1) {
-    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    sin->sin_family = AF_INET;
-    sin->sin_port = htons((unsigned short)port);
-    *len = sizeof *sin;
-    return 0;
-  }
-  if (inet_pton(AF_INET6, host, &((struct sockaddr_in6 *)ss)->sin6_addr) == 1) {
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
-    sin6->sin6_family = AF_INET6;
-    sin6->sin6_port = htons((unsigned short)port);
-    *len = sizeof *sin6;
-    return 0;
-  }
-  return -1;
+  return sic_sockaddr_from_text(start, host_len, (uint16_t)port, ss, len) == SIC_STATUS_OK ? 0 : -1;
 }
 
 static char *read_all(FILE *in, size_t *len) {

@@ -112,7 +112,7 @@ pub fn handle_iq(req: &Request<'_>, out: &mut [u8]) -> Result<Handled, HandleErr
             text,
             verbatim: jid.verbatim,
         }),
-        body: &body,
+        body,
     };
 
     // Hosts size their buffer with reply_bound, which is proven to suffice:

@@ -297,6 +297,7 @@ fn open_element<'a>(
     scopes: &mut Scopes<'a, '_>,
     tokens: &mut Tokenizer<'a>,
     qname: &'a str,
+    seen: &mut [&'a str; SMALL_ATTRS],
 ) -> Result<StartTag<'a>, Malformed> {
     let (prefix, local) = split_qname(qname)?;
     // Past MAX_DEPTH an element is still tokenized and its attribute values
@@ -316,9 +317,9 @@ fn open_element<'a>(
     let mut kind = None;
     let mut prefixed_attrs = false;
     let mut attributes = false;
-    // The names so far, as slices: different lengths, the usual case,
-    // compare without touching the bytes.
-    let mut seen = [""; SMALL_ATTRS];
+    // The names so far are `seen[..count]`, as slices: different lengths,
+    // the usual case, compare without touching the bytes. What lies past
+    // `count` is left from earlier elements and never read.
     let mut count = 0usize;
 
     let (content, empty) = loop {
@@ -534,6 +535,10 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
     // child until then. One word for both, not a counter of its own: the
     // hot loops are short of registers.
     let mut shape = Shape::EMPTY;
+    // open_element's scratch for attribute names, which each element fills
+    // from the start: initialised once per stanza rather than once per
+    // element (sixteen stores each time).
+    let mut seen = [""; SMALL_ATTRS];
 
     while let Some(token) = tokens.next_token()? {
         match token {
@@ -542,7 +547,7 @@ fn parse_events<'a>(scopes: &mut Scopes<'a, '_>) -> Result<Iq<'a>, Malformed> {
                     return Err(Malformed);
                 }
                 let depth = scopes.depth;
-                let tag = open_element(scopes, &mut tokens, name)?;
+                let tag = open_element(scopes, &mut tokens, name, &mut seen)?;
                 match depth {
                     0 => {
                         if tag.local != "iq"

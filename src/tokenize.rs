@@ -152,11 +152,17 @@ impl<'a> Tokenizer<'a> {
             Some(b'?') | None => Err(Malformed),
             Some(_) => {
                 let start = self.pos + 1;
-                let name_len = bytes[1..]
+                // The name runs to the first white space, `/` or `>`; one
+                // that runs to the end of the input has no tag end. Counted
+                // with take_while rather than found with position: inlined
+                // into the parser, position's index lived on the stack and
+                // was stored and reloaded on every byte of the name.
+                let after = &bytes[1..];
+                let name_len = after
                     .iter()
-                    .position(|&b| is_space(b) || b == b'/' || b == b'>')
-                    .ok_or(Malformed)?;
-                if name_len == 0 {
+                    .take_while(|&&b| !(is_space(b) || b == b'/' || b == b'>'))
+                    .count();
+                if name_len == 0 || name_len == after.len() {
                     return Err(Malformed);
                 }
                 let name_end = start + name_len;

@@ -14,11 +14,17 @@
 -module(xmpp_sic).
 
 -export([handle_parsed/8, handle_iq/5, features/1, version/0, abi_version/0]).
+%% handle_parsed/8's own NIFs: not for hosts, exported so tests reach their checks.
+-export([handle_parts/10, text_is_blank/1]).
 
 -export_type([flag/0, peer/0, transport/0, source/0, form/0, answer/0, reason/0,
               xmlel/0, xmlcdata/0]).
 
 -on_load(load_nif/0).
+%% What the NIF library replaces (OTP 25): the compiler prepares these stubs
+%% for it, and erlang:load_nif/2 refuses a library that would replace others.
+-nifs([handle_parsed/8, handle_parts/10, text_is_blank/1, handle_iq/5, features/1, version/0,
+       abi_version/0]).
 
 -type flag() :: omit_port | keep_v4_mapped | no_sic0.
 %% `omit_port': never report a port. `keep_v4_mapped': report an
@@ -66,6 +72,15 @@
                   Children :: [xmlel() | xmlcdata()]}.
 %% fast_xml's `#xmlel{}' record (fxml.hrl), which ejabberd parses into.
 
+-type fact() :: children | text | attributes | siblings.
+%% The library's SIC_SHAPE_* bits: the payload has child elements; it holds
+%% text other than whitespace; it has attributes other than namespace
+%% declarations; the IQ holds another element, or text other than
+%% whitespace, beside it.
+
+-type shape() :: [fact()].
+%% The facts handle_parsed/8 found, each at most once.
+
 %% @doc Answers a Server IP Check request that the host has parsed.
 %%
 %% `Type' is the IQ's type (`get', `set', `result', `error'; any other
@@ -87,6 +102,22 @@
                     Source :: source(), Flags :: [flag()]) ->
           answer() | pass | {error, reason()}.
 handle_parsed(_Type, _SubEls, _Sender, _Target, _Peer, _Transport, _Source, _Flags) ->
+    erlang:nif_error(nif_not_loaded).
+
+%% @private The library's answer for the parts handle_parsed/8 read. Name
+%% and Ns are <<>> when absent: an empty name is no name, which the library
+%% answers with `pass'.
+-spec handle_parts(Type :: atom(), Name :: binary(), Ns :: binary(), Shape :: shape(),
+                   Sender :: binary(), Target :: binary() | undefined, Peer :: peer(),
+                   Transport :: transport(), Source :: source(), Flags :: [flag()]) ->
+          answer() | pass | {error, reason()}.
+handle_parts(_Type, _Name, _Ns, _Shape, _Sender, _Target, _Peer, _Transport, _Source, _Flags) ->
+    erlang:nif_error(nif_not_loaded).
+
+%% @private Whether the text is only XML whitespace: the library's rule
+%% (the S production), so that it lives in one place.
+-spec text_is_blank(Text :: binary()) -> boolean().
+text_is_blank(_Text) ->
     erlang:nif_error(nif_not_loaded).
 
 %% @doc Answers a Server IP Check request given as text, on the library's

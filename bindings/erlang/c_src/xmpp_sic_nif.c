@@ -4,10 +4,14 @@
  * terms of the wrong type, {error, Atom} for expected failures, plain terms
  * for answers, from which the caller builds its own stanza).
  *
- * Every call runs on the normal scheduler: handle_parsed/8 visits the IQ's
- * children and the payload's attributes and children, never below, and
- * handle_iq/5 reads at most 64 KiB (about 0.4 ms for the costliest stanza,
- * which is reported with enif_consume_timeslice).
+ * Reading ejabberd's terms (the IQ's children) is Erlang's part, in
+ * xmpp_sic.erl, where pattern matching does it in a few lines and the VM
+ * counts its reductions; handle_parts/10 gets the plain values it found.
+ *
+ * Every call runs on the normal scheduler: handle_parts/10 reads a few
+ * terms, text_is_blank/1 scans about 16 KiB in 10 us, and handle_iq/5 reads
+ * at most 64 KiB (about 0.4 ms for the costliest stanza); the last two
+ * report the bytes they read with enif_consume_timeslice.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -18,7 +22,6 @@
 #include <erl_nif.h>
 
 #include "xmpp_sic.h"
-#include "iq_parts.h"
 
 /* Test builds load the same code under another module name. */
 #ifndef NIF_MODULE
@@ -39,8 +42,6 @@
 
 /* Bytes of the costliest stanza the library reads in 1% of a 1 ms slice. */
 #define BYTES_PER_PERCENT 1024
-/* Terms handle_parsed/8 visits in 1% of a 1 ms slice, rounded down. */
-#define TERMS_PER_PERCENT 4096
 /* Bytes sic_text_is_blank() scans in 1% of a 1 ms slice (1.6-2 GB/s
  * measured on a busy 2-core VM), rounded down. */
 #define BLANK_BYTES_PER_PERCENT 16384
@@ -49,7 +50,6 @@ static ERL_NIF_TERM atom_ok, atom_error, atom_pass, atom_result, atom_undefined;
 static ERL_NIF_TERM atom_invalid_argument, atom_malformed_stanza, atom_panic;
 static ERL_NIF_TERM atom_no_memory, atom_unknown_status, atom_unknown_answer;
 static ERL_NIF_TERM atom_true, atom_false;
-static struct xml_atoms xml_atoms;
 
 /* Atoms standing for the library's values, each list in value order. */
 static const char *const flag_names[] = {"omit_port", "keep_v4_mapped", "no_sic0"}; /* bit i */
@@ -110,8 +110,6 @@ static void make_atoms(ErlNifEnv *env)
     atom_unknown_answer = enif_make_atom(env, "unknown_answer");
     atom_true = enif_make_atom(env, "true");
     atom_false = enif_make_atom(env, "false");
-    xml_atoms.xmlel = enif_make_atom(env, "xmlel");
-    xml_atoms.xmlcdata = enif_make_atom(env, "xmlcdata");
     MAKE_ATOM_LIST(env, flag_names, flag_atoms);
     MAKE_ATOM_LIST(env, shape_names, shape_atoms);
     MAKE_ATOM_LIST(env, type_names, type_atoms);
@@ -274,7 +272,7 @@ static const char *bytes(const ErlNifBinary *bin)
     return bin->size ? (const char *)bin->data : "";
 }
 
-/* --- handle_parsed/8 ------------------------------------------------------ */
+/* --- handle_parts/10: what xmpp_sic:handle_parsed/8 read ------------------- */
 
 /* Any other atom is a type attribute the library answers bad-request. */
 static int get_iq_type(ErlNifEnv *env, ERL_NIF_TERM term, uint32_t *type)
@@ -327,39 +325,6 @@ static ERL_NIF_TERM answer_term(ErlNifEnv *env, const struct sic_answer *answer)
     return enif_make_tuple4(env, atom_result, form_atoms[form],
                             make_text(env, answer->ip, answer->ip_len),
                             answer->port ? enif_make_uint(env, answer->port) : atom_undefined);
-}
-
-/*
- * handle_parsed(Type, SubEls, Sender, Target, Peer, Transport, Source, Flags):
- * see xmpp_sic.erl for the terms.
- */
-static ERL_NIF_TERM nif_handle_parsed(ErlNifEnv *env, int argc, const ERL_NIF_TERM argv[])
-{
-    struct sic_iq iq;
-    struct sic_peer peer;
-    struct sic_answer answer;
-    union peer_addr addr;
-    ErlNifBinary sender, target;
-    uint32_t flags;
-    size_t work = 0;
-    sic_status status;
-
-    (void)argc;
-    if (!get_iq_type(env, argv[0], &iq.type) ||
-        !iq_parts_read(env, &xml_atoms, argv[1], &iq, &work) ||
-        !enif_inspect_binary(env, argv[2], &sender) || !get_target(env, argv[3], &target) ||
-        !get_peer(env, argv[4], &addr, &peer.addr_len) ||
-        !get_connection(argv[5], argv[6], &peer) || !get_flags(env, argv[7], &flags))
-        return enif_make_badarg(env);
-    iq.sender = bytes(&sender);
-    iq.sender_len = sender.size;
-    iq.target = bytes_or_null(&target);
-    iq.target_len = target.size;
-    peer.addr = peer.addr_len ? &addr.sa : NULL;
-    if (work >= TERMS_PER_PERCENT)
-        consume(env, work, TERMS_PER_PERCENT);
-    status = sic_handle_parsed(&iq, &peer, flags, &answer);
-    return status == SIC_STATUS_OK ? answer_term(env, &answer) : status_term(env, status);
 }
 
 /*
@@ -486,7 +451,6 @@ static ERL_NIF_TERM nif_abi_version(ErlNifEnv *env, int argc, const ERL_NIF_TERM
 }
 
 static ErlNifFunc nif_funcs[] = {
-    {"handle_parsed", 8, nif_handle_parsed, 0},
     {"handle_parts", 10, nif_handle_parts, 0},
     {"text_is_blank", 1, nif_text_is_blank, 0},
     {"handle_iq", 5, nif_handle_iq, 0},

@@ -382,8 +382,8 @@ panic_is_an_error_test() ->
                  xmpp_sic_probe:handle_iq(<<"<iq type='get' id='xmpp-sic:panic'>"
                                             "<address xmlns='urn:xmpp:sic:1'/></iq>">>,
                                           ?SENDER, undefined, ?PEER4, [])),
-    ?assertEqual(result1(), xmpp_sic_probe:handle_parsed(get, [sic1()], ?SENDER, undefined, ?PEER4,
-                                                         stream, socket, [])).
+    ?assertEqual(result1(), xmpp_sic_probe:handle_parts(get, <<"address">>, ?NS1, [], ?SENDER,
+                                                        undefined, ?PEER4, stream, socket, [])).
 
 abi_mismatch_refuses_to_load_test() ->
     ?assertMatch({error, {load, _}}, xmpp_sic_test_nif:load(xmpp_sic_abi_skew, "xmpp_sic_abi_skew")).

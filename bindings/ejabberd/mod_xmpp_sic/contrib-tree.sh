@@ -25,8 +25,7 @@ cp "$HERE/mod_xmpp_sic.spec" "$OUT/"
 cp "$HERE/src/mod_xmpp_sic.erl" "$NIF_APP/src/xmpp_sic.erl" "$OUT/src/"
 # module_install copies src/*.app (not .app.src) into ebin/.
 cp "$NIF_APP/src/xmpp_sic.app.src" "$OUT/src/xmpp_sic.app"
-cp "$NIF_APP/c_src/xmpp_sic_nif.c" "$NIF_APP/c_src/iq_parts.c" "$NIF_APP/c_src/iq_parts.h" \
-   "$HERE/contrib/c_src/Makefile" "$OUT/c_src/"
+cp "$NIF_APP/c_src/xmpp_sic_nif.c" "$HERE/contrib/c_src/Makefile" "$OUT/c_src/"
 cp "$HERE/conf/mod_xmpp_sic.yml" "$OUT/conf/"
 cp "$HERE/README.md" "$OUT/README.txt"
 cat "$REPO/LICENSE-MIT" "$REPO/LICENSE-APACHE" > "$OUT/COPYING"

@@ -3,14 +3,18 @@
 %%% see how the NIF reports a caught panic.
 -module(xmpp_sic_probe).
 
--export([load_from/1, handle_parsed/8, handle_iq/5, features/1, version/0, abi_version/0]).
+-export([load_from/1, handle_parts/10, text_is_blank/1, handle_iq/5,
+         features/1, version/0, abi_version/0]).
 
 -spec load_from(string()) -> ok | {error, term()}.
 load_from(Path) -> erlang:load_nif(Path, 0).
 
--spec handle_parsed(atom(), list(), binary(), binary() | undefined, xmpp_sic:peer(),
-                    xmpp_sic:transport(), xmpp_sic:source(), [xmpp_sic:flag()]) -> term().
-handle_parsed(_, _, _, _, _, _, _, _) -> erlang:nif_error(nif_not_loaded).
+-spec handle_parts(atom(), binary(), binary(), [atom()], binary(), binary() | undefined,
+                   xmpp_sic:peer(), xmpp_sic:transport(), xmpp_sic:source(), [xmpp_sic:flag()]) ->
+          term().
+handle_parts(_, _, _, _, _, _, _, _, _, _) -> erlang:nif_error(nif_not_loaded).
+-spec text_is_blank(binary()) -> boolean().
+text_is_blank(_) -> erlang:nif_error(nif_not_loaded).
 -spec handle_iq(iodata(), binary(), binary() | undefined, xmpp_sic:peer(), [xmpp_sic:flag()]) -> term().
 handle_iq(_, _, _, _, _) -> erlang:nif_error(nif_not_loaded).
 -spec features([xmpp_sic:flag()]) -> [binary()].

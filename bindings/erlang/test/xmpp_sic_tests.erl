@@ -99,6 +99,57 @@ deep_payload_is_never_walked_test_() ->
     [?_assertEqual({modify, 'bad-request'}, error_of(call([el(<<"address">>, ?NS1, [Deep])]))),
      ?_assertEqual({modify, 'bad-request'}, error_of(call([el(<<"address">>, ?NS1, [Bogus])])))].
 
+%% The namespace is the first xmlns attribute, the one ejabberd routed on.
+first_xmlns_wins_test_() ->
+    Payload = fun(Attrs) -> [{xmlel, <<"address">>, Attrs, []}] end,
+    Other = <<"jabber:iq:version">>,
+    [?_assertEqual(result1(), call(Payload([{<<"xmlns">>, ?NS1}, {<<"xmlns">>, Other}]))),
+     ?_assertEqual(pass, call(Payload([{<<"xmlns">>, Other}, {<<"xmlns">>, ?NS1}]))),
+     ?_assertEqual(pass, call(Payload([{<<"xmlns">>, <<>>}, {<<"xmlns">>, ?NS1}]))),
+     ?_assertEqual(result1(), call(Payload([{<<"a">>, <<"1">>}, {<<"xmlns">>, ?NS1}])))].
+
+%% Many children or siblings: each is looked at once, only its kind counts.
+wide_payload_test_() ->
+    Many = fun(Child) -> lists:duplicate(100000, Child) end,
+    [?_assertEqual(result1(), call([el(<<"address">>, ?NS1, Many({xmlcdata, <<" ">>}))])),
+     ?_assertEqual({modify, 'bad-request'},
+                   error_of(call([el(<<"address">>, ?NS1, Many({xmlel, <<"a">>, [], []}))]))),
+     ?_assertEqual({modify, 'bad-request'}, error_of(call([sic1() | Many(sic1())]))),
+     ?_assertEqual(result1(),
+                   call([el(<<"address">>, ?NS1, [{xmlcdata, binary:copy(<<" ">>, 1 bsl 20)}])]))].
+
+%%% handle_parsed/8's own NIFs
+
+%% XML's S production and nothing else: no vertical tab, form feed or
+%% no-break space.
+text_is_blank_test_() ->
+    [?_assert(xmpp_sic:text_is_blank(T)) || T <- [<<>>, <<" ">>, <<" \t\r\n">>]] ++
+        [?_assertNot(xmpp_sic:text_is_blank(T))
+         || T <- [<<"x">>, <<" x ">>, <<"\v">>, <<"\f">>, <<16#c2, 16#a0>>, <<0>>]] ++
+        [?_assertError(badarg, xmpp_sic:text_is_blank(T))
+         || T <- [" ", blank, {xmlcdata, <<" ">>}, <<1:7>>]].
+
+parts(Shape) -> parts(<<"address">>, ?NS1, Shape).
+parts(Name, Ns, Shape) ->
+    xmpp_sic:handle_parts(get, Name, Ns, Shape, ?SENDER, undefined, ?PEER4, stream, socket, []).
+
+%% Each atom stands for its SIC_SHAPE_* bit.
+handle_parts_shape_test_() ->
+    [?_assertEqual(result1(), parts([])),
+     ?_assertEqual(result1(), parts([attributes])),
+     ?_assertEqual(pass, parts(<<>>, ?NS1, [])),
+     ?_assertEqual(pass, parts(<<"address">>, <<>>, []))] ++
+        [?_assertEqual({modify, 'bad-request'}, error_of(parts(Shape)))
+         || Shape <- [[children], [text], [siblings], [siblings, attributes, text, children],
+                      [text, text]]].
+
+handle_parts_badarg_test_() ->
+    [?_assertError(badarg, parts(Shape))
+     || Shape <- [children, [bogus], [children | siblings], [<<"children">>], #{}]] ++
+        [?_assertError(badarg, parts(Name, Ns, []))
+         || {Name, Ns} <- [{address, ?NS1}, {"address", ?NS1}, {<<"address">>, undefined},
+                           {<<"address">>, "urn:xmpp:sic:1"}]].
+
 %%% XMPP errors
 
 errors_test_() ->
@@ -331,8 +382,8 @@ panic_is_an_error_test() ->
                  xmpp_sic_probe:handle_iq(<<"<iq type='get' id='xmpp-sic:panic'>"
                                             "<address xmlns='urn:xmpp:sic:1'/></iq>">>,
                                           ?SENDER, undefined, ?PEER4, [])),
-    ?assertEqual(result1(), xmpp_sic_probe:handle_parsed(get, [sic1()], ?SENDER, undefined, ?PEER4,
-                                                         stream, socket, [])).
+    ?assertEqual(result1(), xmpp_sic_probe:handle_parts(get, <<"address">>, ?NS1, [], ?SENDER,
+                                                        undefined, ?PEER4, stream, socket, [])).
 
 abi_mismatch_refuses_to_load_test() ->
     ?assertMatch({error, {load, _}}, xmpp_sic_test_nif:load(xmpp_sic_abi_skew, "xmpp_sic_abi_skew")).

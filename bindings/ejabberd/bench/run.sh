@@ -12,7 +12,7 @@ WORK=$(mktemp -d /tmp/xmpp-sic-ejbench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 # Single rounds' ratios swing by 10-25% on a shared machine, and the
 # median of 101 of them by about ±0.045 (its 95% confidence interval, which
-# e2e.py prints); 301 rounds (about 30 s) narrow that to about ±0.025.
+# e2e.py prints); 301 rounds (about 30 s) narrow that to ±0.015-0.025.
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     iqs=2000 rounds=1 node_iqs=500 node_rounds=11
 else

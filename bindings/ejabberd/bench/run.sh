@@ -10,11 +10,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)
 cd "$ROOT"
 WORK=$(mktemp -d /tmp/xmpp-sic-ejbench.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
-# Rounds swing by ±20% on a shared machine: many give a steadier median.
+# Single rounds' ratios swing by 10-25% on a shared machine, and the
+# median of 101 of them by about ±0.045 (its 95% confidence interval, which
+# e2e.py prints); 301 rounds (about 30 s) narrow that to ±0.015-0.025.
 if [ "${BENCH_QUICK:-0}" = 1 ]; then
     iqs=2000 rounds=1 node_iqs=500 node_rounds=11
 else
-    iqs=20000 rounds=9 node_iqs=1000 node_rounds=101
+    iqs=20000 rounds=9 node_iqs=1000 node_rounds=301
 fi
 bindings/ejabberd/mod_xmpp_sic/build.sh "$WORK/mod_xmpp_sic" --with-bench >"$WORK/build.log" 2>&1
 python3 bindings/ejabberd/mod_xmpp_sic/test/e2e.py "$WORK/mod_xmpp_sic" --bench \
@@ -41,10 +43,11 @@ for label, wall, low, busy in rows:
 print()
 print(ratios.group(0).strip())
 print()
-handlers = re.findall(r"^ {7}(\([ac]\) [^:]+: hook \+ process_iq) +([0-9.]+)$", e2e, re.M)
+handlers = re.findall(r"^ {7}(\([ac]\) [^:]+: hook \+ process_iq) +([0-9.]+) / +([0-9.]+)$", e2e, re.M)
 if handlers:
-    print("What (a) and (c) differ in, alone (each module's hook and handler on a decoded IQ): "
-          + "; ".join(f"{label} {float(us):.2f} µs" for label, us in handlers))
+    print("What (a) and (c) differ in, alone (each module's hook and handler on a decoded IQ, "
+          "median / min of 41 rounds): "
+          + "; ".join(f"{label} {float(us):.2f} / {float(low):.2f} µs" for label, us, low in handlers))
     print()
 print("### ejabberd 23.01 on the wire, mod_sic against mod_xmpp_sic")
 print()

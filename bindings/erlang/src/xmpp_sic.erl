@@ -160,27 +160,25 @@ attrs([], Shape) ->
 attrs(_, _) ->
     erlang:error(badarg).
 
-%% The payload's children; only their kind is looked at.
--spec children(term(), shape()) -> shape().
-children([{xmlel, _, _, _} | Rest], Shape) ->
-    children(Rest, add(children, Shape));
-children([{xmlcdata, Text} | Rest], Shape) when is_binary(Text) ->
-    children(Rest, text(Text, text, Shape));
-children([], Shape) ->
+%% A list of children, of which only the kinds are looked at: an element
+%% makes ElementFact known, a text that is not blank TextFact. The payload's
+%% own children are `children' and `text'; whatever stands after the payload
+%% in the IQ is `siblings' either way.
+-spec kinds(term(), fact(), fact(), shape()) -> shape().
+kinds([{xmlel, _, _, _} | Rest], ElementFact, TextFact, Shape) ->
+    kinds(Rest, ElementFact, TextFact, add(ElementFact, Shape));
+kinds([{xmlcdata, Text} | Rest], ElementFact, TextFact, Shape) when is_binary(Text) ->
+    kinds(Rest, ElementFact, TextFact, text(Text, TextFact, Shape));
+kinds([], _ElementFact, _TextFact, Shape) ->
     Shape;
-children(_, _) ->
+kinds(_, _, _, _) ->
     erlang:error(badarg).
 
-%% Beside the payload: any element, and text unless blank.
--spec after_payload(term(), shape()) -> shape().
-after_payload([{xmlel, _, _, _} | Rest], Shape) ->
-    after_payload(Rest, add(siblings, Shape));
-after_payload([{xmlcdata, Text} | Rest], Shape) when is_binary(Text) ->
-    after_payload(Rest, text(Text, siblings, Shape));
-after_payload([], Shape) ->
-    Shape;
-after_payload(_, _) ->
-    erlang:error(badarg).
+children(Children, Shape) ->
+    kinds(Children, children, text, Shape).
+
+after_payload(Rest, Shape) ->
+    kinds(Rest, siblings, siblings, Shape).
 
 %% A text that is not blank is Fact; once Fact is known, no text needs
 %% scanning again.

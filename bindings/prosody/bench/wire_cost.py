@@ -22,8 +22,12 @@ reply is checked; nothing is asserted on time.
 
 With --callgrind, Prosody runs under valgrind's callgrind and the
 instructions it executes per IQ are counted instead (zeroed after a warm-up,
-dumped after each kind's IQs): slow, but the same on every run and blind to
-other load on the machine.
+dumped after each kind's IQs): slow, and blind to other load on the machine,
+but not quite the same on every run. Lua seeds its string hashes from the
+clock, and whole collector cycles fall into one kind's IQs or another's, so
+a kind's count moves by up to about 1 % between runs at the default 2 000
+IQs (--iqs 20000 narrows that, at about four minutes a run): compare the
+mean of several runs, or (a) with (c) of the same run.
 
 Needs bindings/lua/xmpp_sic.so (make -C bindings/lua; XMPP_SIC_SO_DIR picks
 another directory, --module-dir another mod_xmpp_sic.lua). The Prosody it
@@ -129,7 +133,7 @@ async def count_instructions(server, iqs, dump_dir):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--iqs", type=int, default=20000, help="IQs per kind and round")
+    parser.add_argument("--iqs", type=int, help="IQs per kind and round (default 20000; 2000 with --callgrind)")
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds")
     parser.add_argument("--module-dir", default=str(HERE.parent),
                         help="where mod_xmpp_sic.lua is (another build of it, to compare)")
@@ -142,7 +146,7 @@ def main():
     options = dict(modules=["xmpp_sic", "bench_native_sic"], plugin_paths=[args.module_dir, str(HERE)],
                    lua_cpath_dir=str(so_dir), users=[("bench", "secret")])
     if args.callgrind:
-        iqs = min(args.iqs, 2000)
+        iqs = args.iqs or 2000
         with tempfile.TemporaryDirectory(prefix="xmpp-sic-callgrind-") as dump_dir:
             wrapper = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={dump_dir}/callgrind.out.%p", "lua5.4"]
             with PrivateProsody(wrapper=wrapper, start_timeout=120, **options) as server:
@@ -162,12 +166,13 @@ def main():
         cpus = sorted(os.sched_getaffinity(0))
         wrapper = ["taskset", "-c", str(cpus[-1])]
         os.sched_setaffinity(0, {cpus[0]})
+    iqs = args.iqs or 20000
     with PrivateProsody(wrapper=wrapper, **options) as server:
-        results, system = asyncio.run(measure(server, args.iqs, args.rounds))
+        results, system = asyncio.run(measure(server, iqs, args.rounds))
         server.assert_clean_log()
 
     print(f"Prosody CPU time per IQ, request bytes to reply bytes, {args.rounds} interleaved rounds of "
-          f"{args.iqs} pipelined IQs (one client, loopback):")
+          f"{iqs} pipelined IQs (one client, loopback):")
     for kind, (label, _) in KINDS.items():
         xs = results[kind]
         print(f"  ({kind}) {label:32} median {statistics.median(xs):6.1f} us/IQ   min {min(xs):6.1f}   "

@@ -65,11 +65,17 @@ def parse_stat(text):
     return int(fields[11]), int(fields[12])
 
 
-def cpu_seconds(pid):
-    """User + system CPU time the process has used, in seconds."""
+def cpu_times(pid):
+    """(user, system) CPU time the process has used, in seconds."""
     with open(f"/proc/{pid}/stat") as f:
         utime, stime = parse_stat(f.read())
-    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return utime / tick, stime / tick
+
+
+def cpu_seconds(pid):
+    """User + system CPU time the process has used, in seconds."""
+    return sum(cpu_times(pid))
 
 
 def accepts(host, port, timeout=0.5):

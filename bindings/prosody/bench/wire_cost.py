@@ -48,7 +48,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[2]
 sys.path.insert(0, str(REPO))
 
-from testkit.process import parse_stat, settle  # noqa: E402
+from testkit.process import cpu_times, settle  # noqa: E402
 from testkit.prosody import PrivateProsody  # noqa: E402
 from testkit.xmpp import RawClient  # noqa: E402
 
@@ -73,18 +73,13 @@ def check(kind, reply, sockname):
 
 
 async def measure(server, iqs, rounds):
-    """{kind: [CPU microseconds per IQ, one per round]}."""
+    """{kind: [CPU microseconds per IQ, one per round]}, and the same for
+    the system (kernel) part of it."""
     client = await RawClient.login("127.0.0.1", server.port, "bench", "secret", "bench", timeout=60,
                                    keep_raw=False)
     sockname = client.sockname
     results = {kind: [] for kind in KINDS}
     system = {kind: [] for kind in KINDS}
-    tick = os.sysconf("SC_CLK_TCK")
-
-    def times():
-        with open(f"/proc/{server.proc.pid}/stat") as f:
-            return parse_stat(f.read())
-
     try:
         for kind, (_, template) in KINDS.items():
             for reply in await client.pipeline(template, WARM_UP):
@@ -93,11 +88,11 @@ async def measure(server, iqs, rounds):
         order = list(KINDS)
         for r in range(rounds):
             for kind in order[r % 3:] + order[:r % 3]:
-                user0, sys0 = times()
+                user0, sys0 = cpu_times(server.proc.pid)
                 replies = await client.pipeline(KINDS[kind][1], iqs)
-                user1, sys1 = times()
-                results[kind].append((user1 - user0 + sys1 - sys0) / tick / iqs * 1e6)
-                system[kind].append((sys1 - sys0) / tick / iqs * 1e6)
+                user1, sys1 = cpu_times(server.proc.pid)
+                results[kind].append((user1 - user0 + sys1 - sys0) / iqs * 1e6)
+                system[kind].append((sys1 - sys0) / iqs * 1e6)
                 for reply in replies:
                     check(kind, reply, sockname)
     finally:
